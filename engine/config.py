@@ -1,0 +1,283 @@
+"""Effective configuration: CLI flags over ``OMC_…`` environment variables over the TOML file.
+
+The file lives in the platform config directory unless ``OMC_CONFIG`` (or ``--config``) names
+another. Every error says where the bad value came from, which key, and what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import InitSettingsSource
+
+DEFAULT_WATCHLIST = [
+    f"{base}/AUD"
+    for base in (
+        "BTC",
+        "ETH",
+        "SOL",
+        "XRP",
+        "ADA",
+        "DOGE",
+        "DOT",
+        "LTC",
+        "LINK",
+        "AVAX",
+        "TRX",
+        "XLM",
+    )
+]
+TIMEFRAME_NAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message is meant for the user as it stands."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class MarketSettings(_Section):
+    venue: str = Field("coinspot", description="ccxt exchange id")
+    quote: str = Field("AUD", description="quote currency of the watchlist")
+    watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
+    poll_seconds: float = Field(5.0, gt=0, description="ticker polling interval")
+    book_seconds: float = Field(10.0, gt=0, description="order-book polling interval")
+    book_depth: int = Field(20, ge=1, le=500)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+    @field_validator("quote")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not value.isalnum():
+            raise ValueError("expected a currency code such as AUD")
+        return value
+
+    @field_validator("watchlist")
+    @classmethod
+    def _symbols(cls, value: list[str]) -> list[str]:
+        seen: list[str] = []
+        for raw in value:
+            symbol = normalize_symbol(raw)
+            if symbol not in seen:
+                seen.append(symbol)
+        return seen
+
+
+class SimSettings(_Section):
+    enabled: bool = Field(False, description="use the simulated market instead of the venue")
+    seed: int = 7
+    speed: float = Field(1.0, gt=0, le=100_000, description="simulated seconds per real second")
+    symbols: int = Field(12, ge=1, le=5000, description="pairs in the simulated universe")
+    tick_seconds: float = Field(1.0, gt=0, description="simulated seconds between ticks")
+    poll_seconds: float = Field(1.0, gt=0, description="real seconds between simulator steps")
+
+
+class DatabaseSettings(_Section):
+    url: str | None = Field(None, description="sqlite:///PATH or postgresql://…; default: data dir")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from ledgers.database import DatabaseURLError, normalize_url
+
+        try:
+            return normalize_url(value)
+        except DatabaseURLError as exc:
+            raise ValueError(str(exc)) from None
+
+
+class EngineSettings(_Section):
+    flush_seconds: float = Field(1.0, gt=0, description="write-behind flush interval")
+    candle_seconds: float = Field(5.0, gt=0, description="candle building interval")
+    instruments_seconds: float = Field(3600.0, gt=0, description="instrument list refresh")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DeskSettings(_Section):
+    timeframe: str = Field("1h", description="chart timeframe at start")
+    keymap: dict[str, str] = Field(default_factory=dict, description="action id -> keys")
+
+    @field_validator("timeframe")
+    @classmethod
+    def _timeframe(cls, value: str) -> str:
+        if value not in TIMEFRAME_NAMES:
+            raise ValueError(f"expected one of {', '.join(TIMEFRAME_NAMES)}")
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="OMC_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    market: MarketSettings = Field(default_factory=MarketSettings)
+    sim: SimSettings = Field(default_factory=SimSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, InitSettingsSource(settings_cls, _FILE_DATA.get() or {})
+
+    def database_url(self) -> str:
+        """The configured URL, or the SQLite file in the platform data directory."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{data_dir() / 'omc.db'}"
+
+
+# The file's content reaches the settings source through this variable because pydantic
+# builds sources from the class; ``load`` sets it for the duration of one construction.
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("omc_config_file_data", default=None)
+
+
+def normalize_symbol(raw: str, quote: str = "AUD") -> str:
+    """ "btc-aud" → "BTC/AUD"; a bare "btc" takes the default quote currency."""
+    text = raw.strip().upper().replace("-", "/").replace("_", "/")
+    parts = [p for p in text.split("/") if p]
+    if not parts or len(parts) > 2 or not all(p.isalnum() for p in parts):
+        raise ValueError(f"{raw!r} is not a symbol; expected BASE/QUOTE such as BTC/AUD")
+    return "/".join(parts) if len(parts) == 2 else f"{parts[0]}/{quote}"
+
+
+def config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("omc", appauthor=False))
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("omc", appauthor=False))
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    if env := os.environ.get("OMC_CONFIG"):
+        return Path(env).expanduser()
+    return config_dir() / "config.toml"
+
+
+def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:
+    """Build the effective settings; ``overrides`` are CLI flags as nested dicts."""
+    file = config_path(path)
+    file_data = read_file(file)
+    token = _FILE_DATA.set(file_data)
+    try:
+        return Settings(**_drop_none(overrides))
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc, file, file_data, overrides)) from None
+    finally:
+        _FILE_DATA.reset(token)
+
+
+def read_file(file: Path) -> dict[str, Any]:
+    if not file.exists():
+        if os.environ.get("OMC_CONFIG") and file == Path(os.environ["OMC_CONFIG"]).expanduser():
+            raise ConfigError(f"{file}: config file named by OMC_CONFIG does not exist")
+        return {}
+    try:
+        with file.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+
+
+def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            value = _drop_none(value)
+            if not value:
+                continue
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _explain(
+    exc: ValidationError, file: Path, file_data: dict[str, Any], overrides: dict[str, Any]
+) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(p) for p in err["loc"]]
+        key = ".".join(loc)
+        origin = _origin(loc, file, file_data, overrides)
+        if err["type"] == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            lines.append(f"{origin}: unknown key {key!r}; known keys here: {', '.join(known)}")
+            continue
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{origin}: bad value for {key!r}{shown}: {msg}")
+    return "\n".join(lines)
+
+
+def _origin(
+    loc: list[str], file: Path, file_data: dict[str, Any], overrides: dict[str, Any]
+) -> str:
+    if _has_path(overrides, loc):
+        return "command line"
+    env = "OMC_" + "__".join(p.upper() for p in loc)
+    for n in range(len(loc), 0, -1):
+        name = "OMC_" + "__".join(p.upper() for p in loc[:n])
+        if name in os.environ:
+            return f"environment variable {name}"
+    if _has_path(file_data, loc) or not loc:
+        return str(file)
+    return f"{file} or {env}"
+
+
+def _has_path(data: dict[str, Any], loc: list[str]) -> bool:
+    node: Any = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _known_keys(loc: list[str]) -> list[str]:
+    model: Any = Settings
+    for part in loc:
+        field = model.model_fields.get(part)
+        if field is None or not isinstance(field.annotation, type):
+            return []
+        model = field.annotation
+    return list(model.model_fields)
+
+
+def effective(settings: Settings, path: Path) -> dict[str, Any]:
+    """The settings as plain data with secrets masked, for ``omc config show``."""
+    from ledgers.database import mask_url
+
+    data = settings.model_dump(mode="json")
+    data["database"]["url"] = mask_url(settings.database_url())
+    return {"config_file": str(path), "config_file_exists": path.exists(), **data}

@@ -1,0 +1,349 @@
+"""``LocalEngine``: the engine running inside this process, behind the ``EngineAPI``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from engine.api import Snapshot, TableStats, WatchRow
+from engine.bus import EventBus
+from engine.config import Settings
+from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, ReadyEvent
+from engine.jobs import JobRunner, JobStatus
+from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
+from engine.writer import WriteBehind
+from ledgers.clock import Clock, SimClock, WallClock
+from ledgers.sources.base import MarketSource, SourceError
+from ledgers.timeframes import bucket, seconds
+
+if TYPE_CHECKING:  # the database layer loads after the first paint, off the start-up path
+    from ledgers.database import Database
+
+log = logging.getLogger("omc.engine")
+
+STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
+
+
+class LocalEngine:
+    """Composition root of one engine: market feed, jobs, write-behind storage and the bus."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        source: MarketSource | None = None,
+        schedule: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.bus = EventBus()
+        self.writer = WriteBehind()
+        self._clock_override = clock
+        self._source_override = source
+        self._schedule = schedule
+        self.clock: Clock = clock or WallClock()
+        self.jobs = JobRunner(self.bus, self.writer.add_job_run, _Now(self))
+        self.db: Database | None = None
+        self.storage_error: str | None = None
+        self._ready = asyncio.Event()
+        self._storage_task: asyncio.Task[None] | None = None
+        self.feed: MarketFeed = None  # type: ignore[assignment]  # set by start()
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.feed = self._make_feed(self.settings.sim.enabled)
+        s = self.settings
+        market_interval = (
+            s.sim.poll_seconds if self.feed.source.simulated else s.market.poll_seconds
+        )
+        self.jobs.add(
+            "market.tickers",
+            lambda: self.feed.poll_tickers(),
+            market_interval,
+            "poll tickers for the watchlist",
+        )
+        self.jobs.add(
+            "market.book",
+            lambda: self.feed.poll_book(),
+            s.market.book_seconds,
+            "order book of the selected symbol",
+        )
+        self.jobs.add(
+            "market.instruments",
+            lambda: self.feed.refresh_instruments(),
+            s.engine.instruments_seconds,
+            "reload the venue's instrument list",
+        )
+        self.jobs.add(
+            "candles.build",
+            lambda: self.feed.build_candles(),
+            s.engine.candle_seconds,
+            "build candles from ticks",
+        )
+        self.jobs.add(
+            "store.flush",
+            self.writer.flush,
+            s.engine.flush_seconds,
+            "write buffered rows to the database",
+        )
+        self.bus.publish(self._mode())
+        if self.feed.source.simulated:
+            # The simulator answers at once: the first paint can show prices.
+            await self.jobs.run("market.tickers")
+        self._storage_task = asyncio.create_task(self._open_storage(), name="omc-storage")
+        if self._schedule:
+            self.jobs.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Stop scheduling, then persist everything buffered (this is what SIGTERM runs)."""
+        self.jobs.shutdown()
+        if self._storage_task is not None and not self._storage_task.done():
+            self._storage_task.cancel()
+            await asyncio.gather(self._storage_task, return_exceptions=True)
+        if self._started:
+            await self.feed.build_candles()
+            try:
+                await self.writer.flush()
+            except Exception:
+                log.exception("final flush failed; %d rows not written", self.writer.pending)
+            await self.feed.source.close()
+        if self.db is not None:
+            await self.db.dispose()
+        self.bus.close()
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    async def run_once(self) -> list[JobStatus]:
+        """Run every job once, in order, after storage is ready (``omc-engine --once``)."""
+        await self.wait_ready()
+        results = []
+        for name in self.jobs.names():
+            if name in ("candles.build", "store.flush"):
+                continue
+            results.append(await self.jobs.run(name))
+        results.append(await self.jobs.run("candles.build"))
+        results.append(await self.jobs.run("store.flush"))
+        return results
+
+    # -- storage -------------------------------------------------------------------------
+
+    async def _open_storage(self) -> None:
+        from ledgers.database import Database
+        from ledgers.store import LedgerStore
+
+        attempt = 0
+        while True:
+            db = Database(self.settings.database_url())
+            try:
+                await db.upgrade()
+                self.db = db
+                await self._load_history()
+                break
+            except Exception as exc:  # whatever stops the database, the engine keeps running
+                await db.dispose()
+                self.db = None
+                self.storage_error = f"{type(exc).__name__}: {exc}"
+                wait = STORAGE_RETRY_SECONDS[min(attempt, len(STORAGE_RETRY_SECONDS) - 1)]
+                attempt += 1
+                log.error("database %s unavailable: %s (retry in %ss)", db.masked_url, exc, wait)
+                self.bus.publish(
+                    FeedEvent("database", "down", self.clock.now(), self.storage_error)
+                )
+                await asyncio.sleep(wait)
+        self.storage_error = None
+        self.writer.store = LedgerStore(db)
+        self._ready.set()
+        self.bus.publish(FeedEvent("database", "ok", self.clock.now()))
+        self.bus.publish(ReadyEvent(db.masked_url))
+
+    async def _load_history(self) -> None:
+        """Adopt forming bars, backfill the simulator's gap, and load sparkline history."""
+        from ledgers import queries
+        from ledgers.store import LedgerStore
+
+        assert self.db is not None
+        feed = self.feed
+        stored = await queries.newest_candles(self.db, feed.venue, feed.watchlist)
+        feed.seed(stored)
+        backfill = getattr(feed.source, "backfill", None)
+        if backfill is not None:
+            since: dict[str, datetime] = {}
+            for c in stored:
+                if c.timeframe not in since or c.ts < since[c.timeframe]:
+                    since[c.timeframe] = c.ts
+            symbols = [s for s in feed.watchlist if feed.listed is None or s in feed.listed]
+            candles = await asyncio.to_thread(backfill, symbols, self.clock.now(), since or None)
+            await LedgerStore(self.db).upsert_candles(candles)
+        for symbol in feed.watchlist:
+            bars = await queries.recent_candles(
+                self.db, feed.venue, symbol, SPARK_TIMEFRAME, SPARK_POINTS
+            )
+            feed.seed_spark(symbol, bars)
+
+    # -- the EngineAPI ---------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def snapshot(self) -> Snapshot:
+        feed = self.feed
+        rows = tuple(
+            WatchRow(s, feed.status(s), feed.quotes.get(s), tuple(feed.spark.get(s, ())))
+            for s in feed.watchlist
+        )
+        feeds = [feed.health.event(self.clock.now()), feed.book_health.event(self.clock.now())]
+        if self.storage_error:
+            feeds.append(FeedEvent("database", "down", self.clock.now(), self.storage_error))
+        return Snapshot(
+            mode=self._mode(),
+            now=self.clock.now(),
+            quote_currency=self.settings.market.quote,
+            watchlist=rows,
+            jobs=tuple(self.jobs.statuses()),
+            feeds=tuple(feeds),
+            book=feed.book,
+            selected=feed.selected,
+            ready=self._ready.is_set(),
+            database=self.db.masked_url if self.db else "",
+        )
+
+    async def events(self) -> AsyncIterator[Event]:
+        sub = self.bus.subscribe()
+        try:
+            async for event in sub:
+                yield event
+        finally:
+            sub.close()
+
+    async def candles(self, symbol: str, timeframe: str, limit: int = 300) -> list[CandleEvent]:
+        from ledgers import queries
+        from ledgers.store import LedgerStore
+
+        seconds(timeframe)  # refuse an unknown timeframe before touching storage
+        await self._ready.wait()
+        assert self.db is not None
+        feed = self.feed
+        bars = await queries.recent_candles(self.db, feed.venue, symbol, timeframe, limit)
+        if feed.source.has_ohlcv and len(bars) < limit // 2:
+            try:
+                fetched = await feed.source.fetch_candles(symbol, timeframe, None, limit)
+            except SourceError as exc:
+                log.warning("no candle history for %s %s: %s", symbol, timeframe, exc)
+            else:
+                await LedgerStore(self.db).upsert_candles(fetched)
+                bars = await queries.recent_candles(self.db, feed.venue, symbol, timeframe, limit)
+        events = [candle_event(b, closed=True) for b in bars]
+        forming = feed.builder.forming(feed.venue, symbol, timeframe)
+        if forming is not None:
+            live = candle_event(forming)
+            if events and events[-1].ts == live.ts:
+                events[-1] = live
+            elif not events or live.ts > events[-1].ts:
+                events.append(live)
+        current = bucket(self.clock.now(), timeframe)
+        return [replace(e, closed=False) if e.ts >= current else e for e in events[-limit:]]
+
+    async def select(self, symbol: str) -> None:
+        self.feed.select(symbol)
+        if self._started:
+            asyncio.create_task(self.jobs.run("market.book"))
+
+    async def run_job(self, name: str) -> JobStatus:
+        return await self.jobs.run(name)
+
+    async def pause_job(self, name: str) -> None:
+        self.jobs.pause(name)
+
+    async def resume_job(self, name: str) -> None:
+        self.jobs.resume(name)
+
+    async def set_watchlist(self, symbols: list[str]) -> None:
+        from engine.config import normalize_symbol
+
+        self.feed.watchlist = [normalize_symbol(s, self.settings.market.quote) for s in symbols]
+        self.settings.market.watchlist = list(self.feed.watchlist)
+        self.bus.publish(self._mode())
+
+    async def use_simulated_market(self) -> None:
+        if self.feed.source.simulated:
+            return
+        old = self.feed
+        self.settings.sim.enabled = True
+        self.feed = self._make_feed(True)
+        self.feed.select(old.selected or self.feed.watchlist[0])
+        await old.source.close()
+        self.bus.publish(self._mode())
+        await self.jobs.run("market.tickers")
+        if self._ready.is_set():
+            assert self.db is not None
+            await self._load_history()
+            self.bus.publish(ReadyEvent(self.db.masked_url))
+
+    async def ledger_stats(self) -> list[TableStats]:
+        from ledgers import queries
+
+        await self._ready.wait()
+        assert self.db is not None
+        return [TableStats(*row) for row in await queries.table_stats(self.db)]
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _make_feed(self, simulated: bool) -> MarketFeed:
+        s = self.settings
+        if self._source_override is not None and (self._source_override.simulated == simulated):
+            source = self._source_override
+        elif simulated:
+            from ledgers.sources.sim import SimMarket
+
+            if self._clock_override is None:
+                self.clock = SimClock(s.sim.speed)
+            source = SimMarket(
+                s.sim.seed, s.sim.symbols, s.market.quote, self.clock, s.sim.tick_seconds
+            )
+        else:
+            from ledgers.sources.ccxt_market import CcxtMarket
+
+            source = CcxtMarket(
+                s.market.venue,
+                quote=s.market.quote,
+                clock=self.clock,
+                timeout_ms=int(s.market.timeout_seconds * 1000),
+            )
+        interval = s.sim.poll_seconds if source.simulated else s.market.poll_seconds
+        return MarketFeed(
+            source,
+            s.market.watchlist,
+            self.bus,
+            self.writer,
+            self.clock,
+            poll_seconds=interval,
+            book_depth=s.market.book_depth,
+        )
+
+    def _mode(self) -> ModeEvent:
+        simulated = self.feed.source.simulated
+        return ModeEvent(
+            trading="PAPER",
+            data="SIM" if simulated else "LIVE",
+            engine="local",
+            venue=self.feed.venue,
+            watchlist=tuple(self.feed.watchlist),
+        )
+
+
+class _Now:
+    """The engine's current clock, which changes when the market switches to simulation."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self._engine = engine
+
+    def now(self) -> datetime:
+        return self._engine.clock.now()

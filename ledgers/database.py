@@ -1,0 +1,101 @@
+"""Database access for SQLite (aiosqlite) and PostgreSQL (asyncpg), and schema migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+URL_FORMS = (
+    "sqlite:///PATH (or sqlite+aiosqlite:///PATH) for a file, "
+    "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME (or postgresql+asyncpg://…)"
+)
+
+
+class DatabaseURLError(ValueError):
+    """A database URL that is not one of the supported forms."""
+
+
+def normalize_url(url: str) -> str:
+    """Map a user's database URL onto the async driver we use, or explain the accepted forms."""
+    try:
+        parsed = make_url(url.strip())
+    except ArgumentError:
+        raise DatabaseURLError(f"cannot parse database URL {url!r}; expected {URL_FORMS}") from None
+    scheme = parsed.drivername
+    if scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if scheme in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
+        if not parsed.database:
+            raise DatabaseURLError(
+                f"database URL {mask_url(url)!r} names no database; expected {URL_FORMS}"
+            )
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise DatabaseURLError(f"unsupported database URL {mask_url(url)!r}; expected {URL_FORMS}")
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***, safe for logs and screens."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+class Database:
+    """An async engine on one database, with the pragmas and pool settings each backend needs."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.dialect == "sqlite":
+            path = parsed.database or ":memory:"
+            if path == ":memory:":
+                # One shared connection, or every connection would see its own empty database.
+                kwargs["poolclass"] = StaticPool
+                kwargs["connect_args"] = {"check_same_thread": False}
+            else:
+                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url)
+
+    async def upgrade(self) -> None:
+        """Bring the schema to the newest migration."""
+        from ledgers.migrate import upgrade
+
+        await upgrade(self.engine)
+
+    async def current_revision(self) -> str | None:
+        """The migration the database is at, or None for an empty database."""
+        from ledgers.migrate import current_revision
+
+        return await current_revision(self.engine)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=NORMAL",
+        "foreign_keys=ON",
+        "busy_timeout=5000",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()

@@ -1,0 +1,118 @@
+"""Read paths over the ledgers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from ledgers import schema
+from ledgers.database import Database
+from ledgers.market import Candle
+
+_TABLES = {
+    m.__tablename__: m
+    for m in (
+        schema.Instrument,
+        schema.Ticker,
+        schema.OrderBookSnapshot,
+        schema.Candle,
+        schema.JobRun,
+    )
+}
+
+
+async def table_stats(db: Database) -> list[tuple[str, int, datetime | None]]:
+    """Rows and newest timestamp of every ledger table."""
+    out = []
+    async with db.engine.connect() as conn:
+        for name, ts_col in schema.LEDGER_TABLES.items():
+            model = _TABLES[name]
+            col = getattr(model, ts_col)
+            rows, newest = (
+                await conn.execute(select(func.count(), func.max(col)).select_from(model))
+            ).one()
+            out.append((name, int(rows), newest))
+    return out
+
+
+async def recent_candles(
+    db: Database, venue: str, symbol: str, timeframe: str, limit: int
+) -> list[Candle]:
+    """The newest ``limit`` bars, oldest first."""
+    c = schema.Candle
+    stmt = (
+        select(c)
+        .where(c.venue == venue, c.symbol == symbol, c.timeframe == timeframe)
+        .order_by(c.ts.desc())
+        .limit(limit)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        Candle(r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume)
+        for r in reversed(rows)
+    ]
+
+
+async def newest_candles(db: Database, venue: str, symbols: Sequence[str]) -> list[Candle]:
+    """The newest stored bar of each (symbol, timeframe) — the forming bars at restart."""
+    c = schema.Candle
+    newest = (
+        select(c.symbol, c.timeframe, func.max(c.ts).label("ts"))
+        .where(c.venue == venue, c.symbol.in_(list(symbols)))
+        .group_by(c.symbol, c.timeframe)
+        .subquery()
+    )
+    stmt = (
+        select(c)
+        .join(
+            newest,
+            (c.symbol == newest.c.symbol)
+            & (c.timeframe == newest.c.timeframe)
+            & (c.ts == newest.c.ts),
+        )
+        .where(c.venue == venue)
+    )
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [
+        Candle(r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume)
+        for r in rows
+    ]
+
+
+async def iter_candles(
+    db: Database,
+    symbol: str,
+    timeframe: str,
+    *,
+    venue: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    chunk: int = 5000,
+) -> AsyncIterator[Candle]:
+    """Stream bars oldest first without loading them all."""
+    c = schema.Candle
+    stmt = select(c).where(c.symbol == symbol, c.timeframe == timeframe)
+    if venue:
+        stmt = stmt.where(c.venue == venue)
+    if since:
+        stmt = stmt.where(c.ts >= since)
+    if until:
+        stmt = stmt.where(c.ts < until)
+    stmt = stmt.order_by(c.venue, c.ts)
+    async with db.engine.connect() as conn:
+        result = await conn.stream(stmt.execution_options(yield_per=chunk))
+        async for r in result:
+            yield Candle(
+                r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume
+            )
+
+
+async def venues_with_candles(db: Database, symbol: str, timeframe: str) -> list[str]:
+    c = schema.Candle
+    stmt = select(c.venue).where(c.symbol == symbol, c.timeframe == timeframe).distinct()
+    async with db.engine.connect() as conn:
+        return list((await conn.execute(stmt)).scalars())

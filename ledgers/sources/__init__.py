@@ -1,0 +1,1 @@
+"""Collectors and the simulated market, behind small interfaces."""

@@ -1,0 +1,1 @@
+"""The alembic history of the ledgers, one for SQLite and PostgreSQL alike."""

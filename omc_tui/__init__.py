@@ -1,0 +1,1 @@
+"""Oh My Coins desk: the keyboard-driven terminal trading UI."""

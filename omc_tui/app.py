@@ -1,0 +1,205 @@
+"""The desk: wires the panes to an ``EngineAPI``; the panes own their own behaviour."""
+
+from __future__ import annotations
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Static
+
+from engine.api import EngineAPI, Snapshot
+from engine.config import TIMEFRAME_NAMES, DeskSettings
+from engine.events import (
+    BookEvent,
+    CandleEvent,
+    Event,
+    FeedEvent,
+    InstrumentsEvent,
+    JobEvent,
+    ModeEvent,
+    QuoteEvent,
+    ReadyEvent,
+)
+from omc_tui import actions
+from omc_tui.commands import DeskCommands
+from omc_tui.screens.help import HelpScreen
+from omc_tui.widgets.book import OrderBook
+from omc_tui.widgets.chart import CandleChart
+from omc_tui.widgets.header import DeskHeader
+from omc_tui.widgets.status import StatusBar
+from omc_tui.widgets.watchlist import Watchlist
+
+TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
+
+
+class DeskApp(App[int]):
+    CSS_PATH = "desk.tcss"
+    TITLE = "Oh My Coins"
+    BINDINGS = actions.bindings()
+    COMMANDS = App.COMMANDS | {DeskCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    def __init__(self, engine: EngineAPI, desk: DeskSettings | None = None) -> None:
+        super().__init__()
+        self.engine = engine
+        self.desk = desk or DeskSettings()
+        self.timeframe = self.desk.timeframe
+        self.symbol: str | None = None
+        self.mode: ModeEvent | None = None
+
+    def compose(self) -> ComposeResult:
+        yield DeskHeader(id="header")
+        yield Static("", id="banner")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield Watchlist(id="watchlist")
+                yield OrderBook(id="book")
+            yield CandleChart(id="chart")
+        yield StatusBar(id="status")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        if self.desk.keymap:
+            if bad := actions.unknown_ids(self.desk.keymap):
+                self.notify(f"key map names unknown actions: {', '.join(bad)}", severity="warning")
+            self.set_keymap(self.desk.keymap)
+        self.query_one(CandleChart).clear("loading history…")
+        await self.engine.start()
+        self.apply_snapshot(self.engine.snapshot())
+        self.consume_events()
+        self.set_interval(TICK_SECONDS, self._tick)
+        self.query_one(Watchlist).focus()
+
+    # -- engine state ----------------------------------------------------------------------
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        self._set_mode(snap.mode)
+        self.query_one(DeskHeader).now = snap.now
+        watchlist = self.query_one(Watchlist)
+        watchlist.set_rows(snap.watchlist)
+        status = self.query_one(StatusBar)
+        status.set_jobs(list(snap.jobs))
+        for feed in snap.feeds:
+            status.on_feed(feed)
+        self._update_banner()
+        if snap.book is not None:
+            self.query_one(OrderBook).show(snap.book)
+        if self.symbol is None and watchlist.selected:
+            self._select(watchlist.selected)
+        elif snap.ready:
+            self.load_chart()
+
+    @work(exclusive=True, group="events", exit_on_error=False)
+    async def consume_events(self) -> None:
+        async for event in self.engine.events():
+            self.dispatch(event)
+
+    def dispatch(self, event: Event) -> None:
+        if isinstance(event, QuoteEvent):
+            self.query_one(Watchlist).update_quote(event)
+        elif isinstance(event, CandleEvent):
+            self._on_candle(event)
+        elif isinstance(event, BookEvent):
+            self.query_one(OrderBook).show(event)
+        elif isinstance(event, JobEvent):
+            self.query_one(StatusBar).on_job(event)
+        elif isinstance(event, FeedEvent):
+            self.query_one(StatusBar).on_feed(event)
+            self._update_banner()
+        elif isinstance(event, InstrumentsEvent):
+            self.query_one(Watchlist).mark_unknown(event.unknown)
+        elif isinstance(event, ModeEvent):
+            self._set_mode(event)
+        elif isinstance(event, ReadyEvent):
+            self.apply_snapshot(self.engine.snapshot())
+            self.load_chart()
+
+    def _on_candle(self, event: CandleEvent) -> None:
+        if event.timeframe == "1h":
+            self.query_one(Watchlist).add_spark_point(event.symbol, event.close, event.closed)
+        if event.symbol == self.symbol and event.timeframe == self.timeframe:
+            self.query_one(CandleChart).update_bar(event)
+
+    def _set_mode(self, mode: ModeEvent) -> None:
+        changed = self.mode is not None and self.mode.data != mode.data
+        self.mode = mode
+        self.query_one(DeskHeader).mode = mode
+        if changed:
+            self._update_banner()
+
+    def _update_banner(self) -> None:
+        banner = self.query_one("#banner", Static)
+        mode = self.mode
+        feed = self.query_one(StatusBar).feed(f"{mode.venue}.market") if mode else None
+        if mode is not None and mode.data == "LIVE" and feed is not None and feed.status == "down":
+            banner.update(
+                f"[b]{mode.venue} is unreachable[/b] — {feed.error}. "
+                f"Prices are not live. Press [b]m[/b] to switch to the simulated market."
+            )
+            banner.display = True
+        else:
+            banner.display = False
+
+    def _tick(self) -> None:
+        self.query_one(DeskHeader).now = self.engine.now()
+        self.query_one(Watchlist).expire_flashes()
+
+    # -- chart -----------------------------------------------------------------------------
+
+    def _select(self, symbol: str) -> None:
+        if symbol == self.symbol:
+            return
+        self.symbol = symbol
+        self.query_one(OrderBook).follow(symbol)
+        self.run_worker(self.engine.select(symbol), group="select", exclusive=True)
+        self.load_chart()
+
+    @work(exclusive=True, group="chart", exit_on_error=False)
+    async def load_chart(self) -> None:
+        symbol, timeframe = self.symbol, self.timeframe
+        if symbol is None:
+            return
+        chart = self.query_one(CandleChart)
+        bars = await self.engine.candles(symbol, timeframe)
+        if (symbol, timeframe) != (self.symbol, self.timeframe):
+            return  # the user moved on while this loaded
+        if bars:
+            chart.set_bars(symbol, timeframe, bars)
+        else:
+            chart.clear(f"no {timeframe} candles for {symbol} yet")
+
+    @on(Watchlist.Selected)
+    def _on_selected(self, message: Watchlist.Selected) -> None:
+        self._select(message.symbol)
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_move(self, delta: int) -> None:
+        self.query_one(Watchlist).move(delta)
+
+    def action_move_to(self, index: int) -> None:
+        watchlist = self.query_one(Watchlist)
+        watchlist.move_to(index if index >= 0 else len(watchlist.symbols) - 1)
+
+    def action_timeframe(self, step: int) -> None:
+        names = list(TIMEFRAME_NAMES)
+        self.timeframe = names[(names.index(self.timeframe) + step) % len(names)]
+        self.query_one(CandleChart).clear(f"loading {self.symbol} {self.timeframe}…")
+        self.load_chart()
+
+    def action_chart_style(self) -> None:
+        self.query_one(CandleChart).toggle_style()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.desk.keymap))
+
+    async def action_simulate(self) -> None:
+        if self.mode is not None and self.mode.data == "SIM":
+            self.notify("Already on the simulated market.")
+            return
+        await self.engine.use_simulated_market()
+        self.notify("Switched to the simulated market (SIM data).")
+
+    async def action_quit(self) -> None:
+        await self.engine.stop()
+        self.exit(0)

@@ -1,0 +1,48 @@
+"""``omc``: open the desk on a local engine, or run one of the scripting commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine import cli as engine_cli
+from engine import config
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="omc",
+        description="Oh My Coins: a keyboard-driven terminal trading desk. "
+        "With no command, opens the desk.",
+    )
+    p.add_argument("--sim", action="store_true", help="start on the simulated market")
+    p.add_argument("--speed", type=float, help="simulated seconds per real second (with --sim)")
+    p.add_argument("--db", metavar="URL", help="database URL: sqlite:///PATH or postgresql://…")
+    p.add_argument("--config", metavar="PATH", help="config file (default: platform config dir)")
+    engine_cli.add_commands(p.add_subparsers(dest="command", metavar="COMMAND"))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = config.load(
+            args.config,
+            sim={"enabled": True if args.sim else None, "speed": args.speed},
+            database={"url": args.db},
+        )
+    except config.ConfigError as exc:
+        print(f"omc: {exc}", file=sys.stderr)
+        return 2
+    if args.command:
+        return engine_cli.run(args, settings)
+    from engine.local import LocalEngine
+    from omc_tui.app import DeskApp
+
+    app = DeskApp(LocalEngine(settings), settings.desk)
+    app.run()
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Widgets of the desk, one per module."""

@@ -1,0 +1,65 @@
+"""The status bar: health of every job and feed at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.widget import Widget
+
+from engine.events import FeedEvent, JobEvent
+from engine.jobs import JobStatus
+
+_JOB_STYLE = {
+    "ok": "green",
+    "running": "cyan",
+    "idle": "dim",
+    "skipped": "yellow",
+    "error": "bold red",
+    "paused": "yellow",
+}
+_FEED_STYLE = {"ok": "green", "starting": "dim", "degraded": "yellow", "down": "bold red"}
+
+
+class StatusBar(Widget):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $panel; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._jobs: dict[str, tuple[str, datetime | None]] = {}
+        self._feeds: dict[str, FeedEvent] = {}
+
+    def set_jobs(self, jobs: list[JobStatus]) -> None:
+        for job in jobs:
+            state = "paused" if job.paused else job.status
+            self._jobs[job.name] = (state, job.last_finished)
+        self.refresh()
+
+    def on_job(self, event: JobEvent) -> None:
+        if event.status == "running":
+            return  # runs take milliseconds: showing them would only flicker
+        state = "ok" if event.status == "resumed" else event.status
+        self._jobs[event.job] = (state, event.at)
+        self.refresh()
+
+    def on_feed(self, event: FeedEvent) -> None:
+        self._feeds[event.feed] = event
+        self.refresh()
+
+    def feed(self, name: str) -> FeedEvent | None:
+        return self._feeds.get(name)
+
+    def render(self) -> Text:
+        text = Text(" ")
+        for name, (state, _) in self._jobs.items():
+            short = name.split(".", 1)[-1]
+            text.append("● ", style=_JOB_STYLE.get(state, ""))
+            text.append(f"{short} ", style="bold red" if state == "error" else "")
+        text.append("│ ", style="dim")
+        for feed in self._feeds.values():
+            text.append(f"{feed.feed} ", style="")
+            text.append(feed.status, style=_FEED_STYLE.get(feed.status, ""))
+            text.append("  ")
+        return text
