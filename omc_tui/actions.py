@@ -23,15 +23,46 @@ class DeskAction:
 ACTIONS: tuple[DeskAction, ...] = (
     DeskAction("desk.quit", "q", "quit", "Quit", "Stop the engine and leave the desk"),
     DeskAction("desk.help", "question_mark", "help", "Help", "Show every key and what it does"),
-    DeskAction("desk.palette", "ctrl+p", "command_palette", "Commands", "Search every action by name"),
-    DeskAction("watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False),
-    DeskAction("watchlist.up", "up,k", "move(-1)", "Up", "Select the previous symbol", footer=False),
-    DeskAction("watchlist.top", "home,g", "move_to(0)", "Top", "Select the first symbol", footer=False),
-    DeskAction("watchlist.bottom", "end,G", "move_to(-1)", "Bottom", "Select the last symbol", footer=False),
-    DeskAction("chart.timeframe", "t", "timeframe(1)", "Timeframe", "Next chart timeframe (1m 5m 15m 1h 4h 1d)"),
-    DeskAction("chart.timeframe_back", "T", "timeframe(-1)", "Prev TF", "Previous chart timeframe", footer=False),
-    DeskAction("chart.style", "c", "chart_style", "Candles/line", "Toggle candles and a line of closes"),
-    DeskAction("market.simulate", "m", "simulate", "Sim market", "Switch the Exchange feed to the simulated market"),
+    DeskAction(
+        "desk.palette", "ctrl+p", "command_palette", "Commands", "Search every action by name"
+    ),
+    DeskAction(
+        "watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False
+    ),
+    DeskAction(
+        "watchlist.up", "up,k", "move(-1)", "Up", "Select the previous symbol", footer=False
+    ),
+    DeskAction(
+        "watchlist.top", "home,g", "move_to(0)", "Top", "Select the first symbol", footer=False
+    ),
+    DeskAction(
+        "watchlist.bottom", "end,G", "move_to(-1)", "Bottom", "Select the last symbol", footer=False
+    ),
+    DeskAction(
+        "chart.timeframe",
+        "t",
+        "timeframe(1)",
+        "Timeframe",
+        "Next chart timeframe (1m 5m 15m 1h 4h 1d)",
+    ),
+    DeskAction(
+        "chart.timeframe_back",
+        "T",
+        "timeframe(-1)",
+        "Prev TF",
+        "Previous chart timeframe",
+        footer=False,
+    ),
+    DeskAction(
+        "chart.style", "c", "chart_style", "Candles/line", "Toggle candles and a line of closes"
+    ),
+    DeskAction(
+        "market.simulate",
+        "m",
+        "simulate",
+        "Sim market",
+        "Switch the Exchange feed to the simulated market",
+    ),
 )
 
 BY_ID = {a.id: a for a in ACTIONS}
@@ -39,8 +70,7 @@ BY_ID = {a.id: a for a in ACTIONS}
 
 def bindings() -> list[Binding]:
     return [
-        Binding(a.keys, a.action, a.label, show=a.footer, id=a.id, tooltip=a.help)
-        for a in ACTIONS
+        Binding(a.keys, a.action, a.label, show=a.footer, id=a.id, tooltip=a.help) for a in ACTIONS
     ]
 
 

@@ -22,4 +22,9 @@ class DeskCommands(Provider):
                 continue
             score = matcher.match(f"{a.label} {a.help}")
             if score > 0:
-                yield Hit(score, matcher.highlight(a.label), partial(self.app.run_action, a.action), help=a.help)
+                yield Hit(
+                    score,
+                    matcher.highlight(a.label),
+                    partial(self.app.run_action, a.action),
+                    help=a.help,
+                )

@@ -111,7 +111,9 @@ def _pg_database(base_url: str) -> Iterator[str]:
             pytest.fail(f"PostgreSQL at {url.render_as_string()} unusable: {exc}")
         pytest.skip(f"PostgreSQL unavailable: {exc}")
     try:
-        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(hide_password=False)
+        yield url.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False
+        )
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 

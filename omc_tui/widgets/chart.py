@@ -7,6 +7,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import groupby
+from operator import itemgetter
 from typing import ClassVar, Literal, Protocol
 
 from rich.segment import Segment
@@ -60,8 +62,11 @@ _MIN_PLOT = 8  # below this many columns the price axis would leave nothing to l
 _VOLUME_FROM_ROWS = 14
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-_LABEL_STEPS = (60, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200)
-_LABEL_STEPS += (86400, 172800, 604800, 1209600, 2419200)
+# Seconds between time labels, smallest first: round clock times, days, then whole weeks.
+_LABEL_STEPS = (
+    *(60, 300, 600, 900, 1800, 3600, 7200, 10800, 14400, 21600, 43200),
+    *(86400, 172800, 604800, 1209600, 2419200),
+)
 _WEEK = 604800
 _TIME_LABEL_WIDTH = 6  # "DD Mon"; "HH:MM" is one shorter
 _MONDAY = 4 * 86400  # the epoch fell on a Thursday; weekly labels land on Mondays
@@ -102,7 +107,7 @@ def _ticks(low: float, high: float, count: int) -> tuple[list[float], int]:
 
 
 def _timeframe_seconds(timeframe: str, bars: Sequence[Bar]) -> int:
-    match = re.fullmatch(r"(\d+)([mhdw])", timeframe)
+    match = re.fullmatch(r"([1-9]\d*)([mhdw])", timeframe)
     if match:
         return int(match[1]) * _UNIT_SECONDS[match[2]]
     # An unfamiliar label: trust the data's own spacing.
@@ -111,7 +116,7 @@ def _timeframe_seconds(timeframe: str, bars: Sequence[Bar]) -> int:
         for a, b in zip(bars, bars[1:], strict=False)
         if b.ts > a.ts
     ]
-    return min(gaps, default=60)
+    return max(1, min(gaps, default=60))
 
 
 def _time_label(ts: datetime, timeframe_seconds: int) -> str:
@@ -133,7 +138,7 @@ class _Layout:
     """Everything about the drawing that depends on more than the forming bar's own column."""
 
     size: Size
-    style: str
+    style: ChartStyle
     plot_width: int
     axis_width: int
     price_rows: int
@@ -184,6 +189,7 @@ class CandleChart(Widget):
         self._bars: list[Bar] = []
         self._message: str | None = ""
         self._stale = True
+        self._built_size: Size | None = None
         self._layout: _Layout | None = None
         self._columns: list[tuple[_Cell, ...]] = []
         self._marker_row: int | None = None
@@ -230,7 +236,7 @@ class CandleChart(Widget):
 
     def render_line(self, y: int) -> Strip:
         size = self.size
-        if self._stale or self._layout_size != size:
+        if self._stale or self._built_size != size:
             self._build()
         if not self._role_styles:
             self._sync_styles()
@@ -238,10 +244,6 @@ class CandleChart(Widget):
         if strip is None:
             strip = self._strips[y] = self._render_row(y, size.width)
         return strip
-
-    @property
-    def _layout_size(self) -> Size | None:
-        return None if self._layout is None else self._layout.size
 
     def _invalidate(self) -> None:
         self._stale = True
@@ -260,9 +262,8 @@ class CandleChart(Widget):
         """Lay out the visible bars and draw their columns; rows are rendered on demand."""
         self._stale = False
         self._strips.clear()
-        size = self.size
-        self._layout = self._lay_out(size)
-        layout = self._layout
+        self._built_size = self.size
+        self._layout = layout = self._lay_out(self.size)
         self._columns = []
         self._marker_row = None
         self._time_text = ""
@@ -279,7 +280,7 @@ class CandleChart(Widget):
     def _redraw_last_column(self) -> bool:
         """Redraw only the rows the forming bar changed; False when the whole chart must go."""
         layout = self._layout
-        if self._stale or layout is None or layout.size != self.size:
+        if self._stale or layout is None or self._built_size != self.size:
             return False
         if self._lay_out(layout.size) != layout:
             return False  # new extreme, axis or precision: every row moves
@@ -434,11 +435,11 @@ class CandleChart(Widget):
         for letter, value in (("O", bar.open), ("H", bar.high), ("L", bar.low), ("C", bar.close)):
             ohlc += [(f" {letter} ", "axis"), (_format_price(value, decimals), "")]
         close = [(" · C ", "axis"), (_format_price(bar.close, decimals), "")]
-        change = []
+        change: list[tuple[str, str]] = []
         if len(self._bars) > 1 and self._bars[-2].close:
             percent = (bar.close / self._bars[-2].close - 1) * 100
-            text = f"{percent:+.2f}%" if abs(percent) < 1 else f"{percent:+.1f}%"
-            change = [(f"  {text}", "up" if percent >= 0 else "down")]
+            shown = f"{percent:+.2f}%" if abs(percent) < 1 else f"{percent:+.1f}%"
+            change = [(f"  {shown}", "up" if percent >= 0 else "down")]
         for runs in (name + ohlc + change, name + close + change, name + close):
             if sum(len(text) for text, _ in runs) <= width:
                 return runs
@@ -459,16 +460,10 @@ class CandleChart(Widget):
     def _strip(self, runs: Sequence[tuple[str, str]], width: int) -> Strip:
         styles = self._role_styles
         segments: list[Segment] = []
-        text: list[str] = []
-        role: str | None = None
-        for chunk, chunk_role in runs:
-            if chunk_role != role and text:
-                segments.append(Segment("".join(text), styles[role or ""]))
-                text = []
-            role = chunk_role
-            text.append(chunk)
-        if text:
-            segments.append(Segment("".join(text), styles[role or ""]))
+        for role, group in groupby(runs, key=itemgetter(1)):
+            text = "".join(chunk for chunk, _ in group)
+            if text:  # Textual treats empty segments as a rendering bug
+                segments.append(Segment(text, styles[role]))
         return Strip(segments).adjust_cell_length(width, styles[""])
 
 

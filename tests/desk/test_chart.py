@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from rich.style import Style
 from textual.app import App, ComposeResult
+from textual.geometry import Region
 from textual.strip import Strip
 
 from omc_tui.widgets.chart import CandleChart
@@ -51,7 +52,8 @@ async def chart_of(
         yield chart
 
 
-def hourly(rows: Sequence[tuple[float, float, float, float]], step: int = 3600) -> list[Candle]:
+def candles(rows: Sequence[tuple[float, float, float, float]], step: int = 3600) -> list[Candle]:
+    """(open, high, low, close) rows as consecutive bars ``step`` seconds apart from T0."""
     return [
         Candle(T0 + timedelta(seconds=step * i), o, h, low, c)
         for i, (o, h, low, c) in enumerate(rows)
@@ -59,15 +61,15 @@ def hourly(rows: Sequence[tuple[float, float, float, float]], step: int = 3600) 
 
 
 def zigzag(count: int, step: int = 3600) -> list[Candle]:
-    """Bars swinging inside 95..105 so no single new bar moves the scale."""
-    rows = []
+    """Up/down bars in pairs, swinging between 95..99 and 101..105, so any window of a few
+    bars spans 95..105 and no single new bar moves the scale."""
+    rows: list[tuple[float, float, float, float]] = []
     for i in range(count):
         mid = 100 + (3 if i % 4 < 2 else -3)
         up = (mid - 1, mid + 2, mid - 2, mid + 1)
         down = (mid + 1, mid + 2, mid - 2, mid - 1)
         rows.append(down if i % 2 else up)
-    rows[0] = (100.0, 105.0, 95.0, 101.0)  # pins the scale to 95..105
-    return hourly(rows, step)
+    return candles(rows, step)
 
 
 def lines(chart: CandleChart) -> list[str]:
@@ -90,7 +92,7 @@ NEWEST = AXIS - 1
 
 
 async def test_title_shows_last_ohlc_and_change_from_previous_close() -> None:
-    bars = hourly([(1.20, 1.24, 1.19, 1.23), (1.23, 1.30, 1.20, 1.25)])
+    bars = candles([(1.20, 1.24, 1.19, 1.23), (1.23, 1.30, 1.20, 1.25)])
     async with chart_of(bars, size=(80, 12)) as chart:
         title = chart.render_line(0).text.rstrip()
     assert title == "XRP/AUD · 1h · O 1.2300 H 1.3000 L 1.2000 C 1.2500  +1.6%"
@@ -106,7 +108,7 @@ async def test_title_shows_last_ohlc_and_change_from_previous_close() -> None:
     ],
 )
 async def test_prices_keep_precision_that_suits_their_magnitude(close: float, shown: str) -> None:
-    bars = hourly([(close, close, close, close)])
+    bars = candles([(close, close, close, close)])
     async with chart_of(bars, size=(100, 10)) as chart:
         title = chart.render_line(0).text
     assert f"C {shown}" in title
@@ -114,7 +116,7 @@ async def test_prices_keep_precision_that_suits_their_magnitude(close: float, sh
 
 
 async def test_narrow_title_keeps_close_and_change() -> None:
-    bars = hourly([(100, 101, 99, 100), (100, 103, 99, 102)])
+    bars = candles([(100, 101, 99, 100), (100, 103, 99, 102)])
     async with chart_of(bars, size=(40, 8)) as chart:
         assert chart.render_line(0).text.rstrip() == "XRP/AUD · 1h · C 102.00  +2.0%"
 
@@ -175,9 +177,9 @@ async def test_last_price_is_labelled_on_the_axis() -> None:
 
 async def test_time_axis_labels_hours_and_midnights() -> None:
     async with chart_of(zigzag(70)) as chart:
-        labels = chart.render_line(19).text.split()
-    assert "04 Mar" in " ".join(labels)
-    assert any(re.fullmatch(r"\d\d:\d\d", label) for label in labels)
+        axis = chart.render_line(19).text
+    assert "04 Mar" in axis  # midnight names the day
+    assert re.search(r"\b(00|12):00\b", axis)
 
 
 async def test_daily_time_axis_labels_dates() -> None:
@@ -204,6 +206,53 @@ async def test_update_with_same_open_time_moves_only_the_forming_candle() -> Non
         assert set(differing) <= {NEWEST} or "┈" in old + new
     untouched = [y for y in range(1, 20) if y not in changed]
     assert all(after[y] is before[y] for y in untouched), "unchanged rows must come from the cache"
+
+
+async def test_forming_candle_updates_reach_the_screen() -> None:
+    bars = zigzag(70)
+    app = ChartApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_bars("XRP/AUD", "1h", bars)
+        await pilot.pause()
+        for close in (101.0, 104.5, 99.5):  # the last one widens the scale: a full redraw
+            chart.update_bar(replace(bars[-1], close=close, low=min(close, 101.0)))
+            await pilot.pause()
+            painted = [strip.text for strip in chart.render_lines(Region(0, 0, 60, 20))]
+            assert painted == lines(chart)
+            assert f"C {close:.2f}" in painted[0]
+
+
+async def test_theme_change_restyles_cached_rows() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_bars("XRP/AUD", "1h", zigzag(70))
+        await pilot.pause()
+        dark = chart.get_component_rich_style("candlechart--up")
+        app.theme = "textual-light"
+        await pilot.pause()
+        up = chart.get_component_rich_style("candlechart--up")
+        assert up.color != dark.color
+        row = next(
+            y for y in range(1, 16) if chart.render_line(y).text[NEWEST - 1] in CANDLE_GLYPHS
+        )
+        painted = chart.render_lines(Region(0, row, 60, 1))[0]
+        assert style_at(painted, NEWEST - 1).color == up.color
+
+
+async def test_resize_relays_the_chart() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(CandleChart)
+        chart.set_bars("XRP/AUD", "1h", zigzag(200))
+        await pilot.pause()
+        await pilot.resize_terminal(100, 12)
+        await pilot.pause()
+        rendered = lines(chart)
+    assert len(rendered) == 12 and all(len(text) == 100 for text in rendered)
+    assert not set(BLOCKS) & set("".join(rendered))  # too short for volume now
+    assert rendered[1][90] in "│┤"  # a 100-column chart puts its 10-column axis at 90
 
 
 async def test_update_with_newer_open_time_appends_and_shifts() -> None:
@@ -248,9 +297,9 @@ async def test_volume_bars_fill_the_bottom_of_a_tall_chart() -> None:
     "bars",
     [
         [],
-        hourly([(2.5, 2.5, 2.5, 2.5)]),
-        hourly([(7.0, 7.0, 7.0, 7.0)] * 30),
-        hourly([(0.0, 0.0, 0.0, 0.0)] * 3),
+        candles([(2.5, 2.5, 2.5, 2.5)]),
+        candles([(7.0, 7.0, 7.0, 7.0)] * 30),
+        candles([(0.0, 0.0, 0.0, 0.0)] * 3),
         zigzag(200),
     ],
     ids=["empty", "one", "flat", "zero", "many"],
@@ -273,7 +322,7 @@ async def test_any_size_and_degenerate_data_render(
 
 
 async def test_flat_prices_sit_mid_chart() -> None:
-    async with chart_of(hourly([(7.0, 7.0, 7.0, 7.0)] * 10)) as chart:
+    async with chart_of(candles([(7.0, 7.0, 7.0, 7.0)] * 10)) as chart:
         rows = [y for y, text in enumerate(lines(chart)) if CANDLE_GLYPHS & set(text[:AXIS])]
     assert rows and all(6 <= y <= 10 for y in rows)
 

@@ -20,7 +20,9 @@ T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 
 def _ticks(n: int = 50) -> list[Tick]:
     return [
-        Tick("sim", sym, T0 + timedelta(seconds=i), 100.0 + i, 99.5 + i, 100.5 + i, 10.0, 1000.0, 1.5)
+        Tick(
+            "sim", sym, T0 + timedelta(seconds=i), 100.0 + i, 99.5 + i, 100.5 + i, 10.0, 1000.0, 1.5
+        )
         for i in range(n)
         for sym in ("BTC/AUD", "ETH/AUD")
     ]
@@ -29,7 +31,9 @@ def _ticks(n: int = 50) -> list[Tick]:
 async def test_migrations_match_models(database: Database) -> None:
     async with database.engine.connect() as conn:
         diffs = await conn.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), schema.Base.metadata)
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"compare_type": True}), schema.Base.metadata
+            )
         )
     assert diffs == []
     assert await database.current_revision() == head_revision()
@@ -43,7 +47,10 @@ async def test_upgrade_twice_is_harmless(database: Database) -> None:
 async def test_reingesting_the_same_batch_adds_no_rows(database: Database) -> None:
     store = LedgerStore(database)
     ticks = _ticks()
-    candles = [Candle("sim", "BTC/AUD", "1m", T0 + timedelta(minutes=i), 1, 2, 0.5, 1.5, 3) for i in range(30)]
+    candles = [
+        Candle("sim", "BTC/AUD", "1m", T0 + timedelta(minutes=i), 1, 2, 0.5, 1.5, 3)
+        for i in range(30)
+    ]
     book = BookSnapshot("sim", "BTC/AUD", T0, ((99.0, 1.0), (98.0, 2.0)), ((101.0, 1.5),))
     run = JobRunRecord("market.tickers", T0, T0 + timedelta(seconds=1), "ok", 24)
     for _ in range(2):
@@ -98,17 +105,27 @@ async def test_naive_timestamps_are_refused(database: Database) -> None:
 
 async def test_book_levels_round_trip_as_json(database: Database) -> None:
     store = LedgerStore(database)
-    await store.upsert_books([BookSnapshot("sim", "BTC/AUD", T0, ((99.5, 0.25),), ((100.5, 1.75),))])
+    await store.upsert_books(
+        [BookSnapshot("sim", "BTC/AUD", T0, ((99.5, 0.25),), ((100.5, 1.75),))]
+    )
     async with database.engine.connect() as conn:
-        bids, asks = (await conn.execute(select(schema.OrderBookSnapshot.bids, schema.OrderBookSnapshot.asks))).one()
+        bids, asks = (
+            await conn.execute(select(schema.OrderBookSnapshot.bids, schema.OrderBookSnapshot.asks))
+        ).one()
     assert bids == [[99.5, 0.25]] and asks == [[100.5, 1.75]]
 
 
 async def test_newest_candles_returns_each_forming_bar(database: Database) -> None:
     store = LedgerStore(database)
-    bars = [Candle("sim", "BTC/AUD", tf, T0 + timedelta(hours=i), 1, 1, 1, i, 1) for tf in ("1h", "1d") for i in range(3)]
+    bars = [
+        Candle("sim", "BTC/AUD", tf, T0 + timedelta(hours=i), 1, 1, 1, i, 1)
+        for tf in ("1h", "1d")
+        for i in range(3)
+    ]
     await store.upsert_candles(bars)
-    newest = {(c.timeframe, c.close) for c in await queries.newest_candles(database, "sim", ["BTC/AUD"])}
+    newest = {
+        (c.timeframe, c.close) for c in await queries.newest_candles(database, "sim", ["BTC/AUD"])
+    }
     assert newest == {("1h", 2), ("1d", 2)}
 
 

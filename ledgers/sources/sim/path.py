@@ -1,0 +1,280 @@
+"""The hourly backbone of the simulated market.
+
+Each coin's log-price is a slow Ornstein–Uhlenbeck process around its starting level, driven by
+a one-factor market model, scaled by a market-wide volatility regime and hit by occasional
+jumps. Hours are generated in fixed blocks from ``EPOCH``; a block depends only on the seed and
+the state the previous block ended in, so the path is a pure function of (seed, coins, time)
+whatever order it is asked for in. Block end states are kept (a few floats each) so any block
+can be rebuilt; only a bounded number of blocks stay in memory.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from ledgers.sources.sim.streams import Stream, exponentials, generator
+from ledgers.sources.sim.universe import CoinTable
+
+EPOCH = datetime(2022, 1, 1, tzinfo=UTC)
+BLOCK_HOURS = 720
+HOURS_PER_YEAR = 8760.0
+REVERSION = 0.5 ** (1.0 / (120 * 24))  # per hour: a 120-day half-life
+
+# Market-wide volatility regimes: calm, normal, turbulent.
+REGIME_VOL = np.array([0.6, 1.0, 2.5])
+REGIME_SPREAD = np.array([0.8, 1.0, 2.2])
+_REGIME_STAY = np.array([240.0, 300.0, 60.0])  # mean hours spent in each regime
+_REGIME_NEXT = np.array([[0.0, 0.8, 0.2], [0.55, 0.0, 0.45], [0.3, 0.7, 0.0]])
+
+# Jumps: Binomial(slots, p) per block stands in for Poisson so every coin draws a fixed count.
+_COIN_JUMP_SLOTS = 12
+_COIN_JUMP_SIZE = (0.03, 0.12)
+_MARKET_JUMP_SLOTS = 6
+_MARKET_JUMPS_PER_MONTH = 0.5
+_MARKET_JUMP_SIZE = (0.03, 0.10)
+_MARKET_JUMP_UP = 0.45  # market-wide shocks lean to the downside
+_LEADER_BETA = 0.93  # a coin with this beta takes market jumps at full size
+
+VOLUME_MOVE = 1.5  # extra volume per standard deviation of the hour's move
+_VOLUME_NOISE = 0.45  # lognormal sigma of hourly volume
+# Mean of 1 + VOLUME_MOVE·|z| for a standard normal z: dividing by it keeps a coin's average
+# volume near its nominal minute volume in a normal regime.
+_VOLUME_NORM = 1.0 + VOLUME_MOVE * float(np.sqrt(2.0 / np.pi))
+
+
+def _regime_variance() -> float:
+    """Long-run mean of the squared regime multiplier, to calibrate diffusive volatility."""
+    values, vectors = np.linalg.eig(_REGIME_NEXT.T)
+    visits = np.real(vectors[:, np.argmin(np.abs(values - 1.0))])
+    time_share = visits / visits.sum() * _REGIME_STAY
+    time_share /= time_share.sum()
+    return float(time_share @ REGIME_VOL**2)
+
+
+def _uniform_square_mean(low: float, high: float) -> float:
+    return (low * low + low * high + high * high) / 3.0
+
+
+def range_excess(a: np.ndarray, b: np.ndarray, sigma: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """How far a Brownian bridge from ``a`` to ``b`` rises above max(a, b), by inversion.
+
+    ``e`` is Exp(1); P(max > m) = exp(-2 (m - a)(m - b) / sigma²) gives the exact law.
+    """
+    half_gap = 0.5 * (b - a)
+    return np.sqrt(half_gap * half_gap + 0.5 * sigma * sigma * e) - np.abs(half_gap)
+
+
+@dataclass(frozen=True, slots=True)
+class HourSpan:
+    """Hours ``first`` .. ``first + n - 1`` of every coin, in log-price; arrays are (coins, n)."""
+
+    first: int
+    open: np.ndarray
+    close: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    volume: np.ndarray
+    sigma: np.ndarray  # diffusive standard deviation of the hour's log move
+    jump: np.ndarray  # log size of the hour's jump, 0 when none
+    jump_at: np.ndarray  # seconds into the hour the jump happens, 3600 when none
+    regime: np.ndarray  # (n,)
+
+
+@dataclass(frozen=True, slots=True)
+class _State:
+    x: np.ndarray  # log deviation from each coin's level
+    regime: int
+    regime_left: int  # hours before the regime is redrawn
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    log_mid: np.ndarray  # (coins, BLOCK_HOURS + 1): the last column is the next block's first
+    regime: np.ndarray  # (BLOCK_HOURS,)
+    jump: np.ndarray  # (coins, BLOCK_HOURS)
+    jump_at: np.ndarray  # (coins, BLOCK_HOURS)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ranges:
+    """A block's hourly highs, lows (as float32 excess over their anchor) and volumes.
+
+    They are drawn only when bars ask, from their own stream; float32 halves their memory and
+    stays a pure function of the block.
+    """
+
+    high_excess: np.ndarray
+    low_excess: np.ndarray
+    volume: np.ndarray
+
+
+class HourGrid:
+    """Hourly log mids, ranges and volumes of every coin, generated on demand."""
+
+    def __init__(self, seed: int, coins: CoinTable, keep_blocks: int = 14) -> None:
+        self._seed = seed
+        self._coins = coins
+        self._keep = keep_blocks
+        count = len(coins.vol)
+        coin_jump_rate = coins.jumps_per_month * BLOCK_HOURS / 720.0
+        self._coin_jump_p = np.minimum(coin_jump_rate / _COIN_JUMP_SLOTS, 1.0)
+        self._market_jump_p = _MARKET_JUMPS_PER_MONTH * BLOCK_HOURS / 720.0 / _MARKET_JUMP_SLOTS
+        self.market_jump_scale = coins.beta / _LEADER_BETA
+        jump_variance = 12.0 * (
+            coins.jumps_per_month * _uniform_square_mean(*_COIN_JUMP_SIZE)
+            + _MARKET_JUMPS_PER_MONTH
+            * self.market_jump_scale**2
+            * _uniform_square_mean(*_MARKET_JUMP_SIZE)
+        )
+        diffusive = np.maximum(coins.vol**2 - jump_variance, (0.4 * coins.vol) ** 2)
+        self.sigma_hour = np.sqrt(diffusive / _regime_variance() / HOURS_PER_YEAR)
+        self.beta = coins.beta
+        self.idio = np.sqrt(1.0 - coins.beta**2)
+        self._states = [_State(np.zeros(count), regime=1, regime_left=0)]
+        self._blocks: OrderedDict[int, _Block] = OrderedDict()
+        self._range_cache: OrderedDict[int, _Ranges] = OrderedDict()
+
+    def span(self, first: int, stop: int) -> HourSpan:
+        """Hours [first, stop) with their ranges and volumes."""
+        if first < 0:
+            raise ValueError("the simulated market has no history before " + EPOCH.isoformat())
+        parts: list[tuple[_Block, _Ranges, slice]] = []
+        for index in range(first // BLOCK_HOURS, (stop - 1) // BLOCK_HOURS + 1):
+            block = self._block(index)
+            low = max(first - index * BLOCK_HOURS, 0)
+            high = min(stop - index * BLOCK_HOURS, BLOCK_HOURS)
+            parts.append((block, self._ranges(index, block), slice(low, high)))
+
+        def gather(pick: Callable[[_Block, _Ranges, slice], np.ndarray]) -> np.ndarray:
+            arrays = [pick(block, ranges, hours) for block, ranges, hours in parts]
+            return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
+
+        regime = gather(lambda b, r, s: b.regime[s])
+        opens = gather(lambda b, r, s: b.log_mid[:, s])
+        closes = gather(lambda b, r, s: b.log_mid[:, s.start + 1 : s.stop + 1])
+        jump = gather(lambda b, r, s: b.jump[:, s])
+        before_jump = closes - jump
+        high_excess = gather(lambda b, r, s: r.high_excess[:, s])
+        low_excess = gather(lambda b, r, s: r.low_excess[:, s])
+        return HourSpan(
+            first=first,
+            open=opens,
+            close=closes,
+            high=np.maximum(opens, before_jump) + np.maximum(jump, 0.0) + high_excess,
+            low=np.minimum(opens, before_jump) + np.minimum(jump, 0.0) - low_excess,
+            volume=gather(lambda b, r, s: r.volume[:, s]).astype(np.float64),
+            sigma=self.sigma_hour[:, None] * REGIME_VOL[regime],
+            jump=jump,
+            jump_at=gather(lambda b, r, s: b.jump_at[:, s]),
+            regime=regime,
+        )
+
+    def regime(self, hour: int) -> int:
+        """The volatility regime (0 calm, 1 normal, 2 turbulent) during ``hour``."""
+        return int(self._block(hour // BLOCK_HOURS).regime[hour % BLOCK_HOURS])
+
+    def _block(self, index: int) -> _Block:
+        block = self._blocks.get(index)
+        if block is not None:
+            self._blocks.move_to_end(index)
+            return block
+        # The first visit past the known states walks forward from the last one.
+        while len(self._states) <= index:
+            walked = len(self._states) - 1
+            block, state = self._generate(walked, self._states[walked])
+            self._states.append(state)
+            self._remember(walked, block)
+        block, _ = self._generate(index, self._states[index])
+        self._remember(index, block)
+        return block
+
+    def _remember(self, index: int, block: _Block) -> None:
+        self._blocks[index] = block
+        self._blocks.move_to_end(index)
+        while len(self._blocks) > self._keep:
+            self._blocks.popitem(last=False)
+
+    def _generate(self, index: int, state: _State) -> tuple[_Block, _State]:
+        regime, regime_now, regime_left = self._regimes(index, state)
+        jump, jump_at = self._jumps(index)
+        shocks = generator(self._seed, Stream.DIFFUSION, index)
+        factor = shocks.standard_normal(BLOCK_HOURS)
+        own = shocks.standard_normal((len(self.beta), BLOCK_HOURS))
+        step = self.sigma_hour[:, None] * REGIME_VOL[regime]
+        eps = step * (self.beta[:, None] * factor + self.idio[:, None] * own) + jump
+        # x_k = φ^k (x_0 + Σ_{j<k} φ^-(j+1) ε_j): the OU recursion for a whole block at once;
+        # φ^-720 is only about 1.19, so the discounting stays well conditioned.
+        powers = REVERSION ** np.arange(1, BLOCK_HOURS + 1)
+        x = np.empty((len(self.beta), BLOCK_HOURS + 1))
+        x[:, 0] = state.x
+        x[:, 1:] = powers * (state.x[:, None] + np.cumsum(eps / powers, axis=1))
+        block = _Block(self._coins.log_price[:, None] + x, regime, jump, jump_at)
+        return block, _State(x[:, -1].copy(), regime_now, regime_left)
+
+    def _regimes(self, index: int, state: _State) -> tuple[np.ndarray, int, int]:
+        draws = generator(self._seed, Stream.REGIMES, index)
+        regime = np.empty(BLOCK_HOURS, dtype=np.int8)
+        now, left, filled = state.regime, state.regime_left, 0
+        while filled < BLOCK_HOURS:
+            if left == 0:
+                now = int(np.searchsorted(np.cumsum(_REGIME_NEXT[now]), draws.random()))
+                left = int(draws.geometric(1.0 / _REGIME_STAY[now]))
+            run = min(left, BLOCK_HOURS - filled)
+            regime[filled : filled + run] = now
+            filled += run
+            left -= run
+        return regime, now, left
+
+    def _jumps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        draws = generator(self._seed, Stream.JUMPS, index)
+        market = draws.random((_MARKET_JUMP_SLOTS, 4))  # fixed count first: coins follow
+        own = draws.random((len(self.beta), _COIN_JUMP_SLOTS, 4))
+        count = len(self.beta)
+        jump = np.zeros((count, BLOCK_HOURS))
+        jump_at = np.full((count, BLOCK_HOURS), 3600.0)
+        for active, hour, size, direction in market[market[:, 0] < self._market_jump_p]:
+            low, high = _MARKET_JUMP_SIZE
+            signed = (low + (high - low) * size) * (1.0 if direction < _MARKET_JUMP_UP else -1.0)
+            at = int(hour * BLOCK_HOURS)
+            jump[:, at] += signed * self.market_jump_scale
+            # Given that a slot fired, its firing draw / p is uniform: it places the jump.
+            jump_at[:, at] = active / self._market_jump_p * 3600.0
+        coin, slot = np.nonzero(own[:, :, 0] < self._coin_jump_p[:, None])
+        picked = own[coin, slot]
+        low, high = _COIN_JUMP_SIZE
+        signed = (low + (high - low) * picked[:, 2]) * np.where(picked[:, 3] < 0.5, 1.0, -1.0)
+        hours = (picked[:, 1] * BLOCK_HOURS).astype(np.int64)
+        np.add.at(jump, (coin, hours), signed)
+        jump_at[coin, hours] = picked[:, 0] / self._coin_jump_p[coin] * 3600.0
+        return jump, jump_at
+
+    def _ranges(self, index: int, block: _Block) -> _Ranges:
+        ranges = self._range_cache.get(index)
+        if ranges is not None:
+            self._range_cache.move_to_end(index)
+            return ranges
+        noise = generator(self._seed, Stream.HOUR_RANGES, index).standard_normal(
+            (len(self.beta), BLOCK_HOURS, 5)
+        )
+        opens, closes = block.log_mid[:, :-1], block.log_mid[:, 1:]
+        sigma = self.sigma_hour[:, None] * REGIME_VOL[block.regime]
+        before_jump = closes - block.jump
+        high = range_excess(opens, before_jump, sigma, exponentials(noise[..., 0:2]))
+        low = range_excess(-opens, -before_jump, sigma, exponentials(noise[..., 2:4]))
+        move = np.abs(closes - opens) / self.sigma_hour[:, None]
+        lognormal = np.exp(_VOLUME_NOISE * noise[..., 4] - 0.5 * _VOLUME_NOISE**2)
+        hourly = 60.0 * self._coins.minute_volume[:, None] / _VOLUME_NORM
+        ranges = _Ranges(
+            high.astype(np.float32),
+            low.astype(np.float32),
+            (hourly * (1.0 + VOLUME_MOVE * move) * lognormal).astype(np.float32),
+        )
+        self._range_cache[index] = ranges
+        while len(self._range_cache) > self._keep:
+            self._range_cache.popitem(last=False)
+        return ranges

@@ -1,0 +1,31 @@
+"""Run the benchmarks named on the command line (default: all but the long memory soak)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from tests.bench import first_paint, memory, persist, tick_latency
+
+BENCHES = {
+    "first_paint": first_paint.run,
+    "tick_latency": tick_latency.run,
+    "persist": persist.run,
+    "memory": memory.run,
+}
+DEFAULT = ["first_paint", "tick_latency", "persist"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(prog="python -m tests.bench")
+    p.add_argument("names", nargs="*", choices=[*BENCHES, []], help=f"default: {' '.join(DEFAULT)}")
+    args = p.parse_args()
+    for name in args.names or DEFAULT:
+        for figure in BENCHES[name]():
+            print(json.dumps({"bench": name, **figure}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

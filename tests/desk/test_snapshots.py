@@ -1,0 +1,23 @@
+"""Pixel snapshots of the desk at 80×24 and 160×48 on seeded data and a frozen clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.desk.conftest import make_desk, settle
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_desk(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=settle)
+
+
+def test_desk_on_a_later_timeframe(snap_compare, tmp_path: Path) -> None:
+    async def run_before(pilot) -> None:
+        await settle(pilot)
+        await pilot.press("j", "t", "t")
+        await settle(pilot)
+
+    assert snap_compare(make_desk(tmp_path), terminal_size=(120, 36), run_before=run_before)

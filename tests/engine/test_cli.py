@@ -1,0 +1,166 @@
+"""The scripting CLI: ledger stats, export, db and config commands, and their exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from ledgers.database import Database
+from ledgers.market import Candle
+from ledgers.store import LedgerStore
+from omc_tui.cli import main
+
+T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
+
+
+def seed(db_url: str) -> None:
+    async def go() -> None:
+        db = Database(db_url)
+        await db.upgrade()
+        bars = [
+            Candle(
+                "sim",
+                "BTC/AUD",
+                "1m",
+                T0 + timedelta(minutes=i),
+                100 + i,
+                101 + i,
+                99 + i,
+                100.5 + i,
+                2.0,
+            )
+            for i in range(10)
+        ]
+        await LedgerStore(db).upsert_candles(bars)
+        await db.dispose()
+
+    asyncio.run(go())
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_ledger_stats_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(db_url)
+    code, out, _ = run(capsys, "--db", db_url, "ledger", "stats", "--json")
+    assert code == 0
+    stats = {row["table"]: row for row in json.loads(out)}
+    assert stats["candles"]["rows"] == 10
+    assert datetime.fromisoformat(stats["candles"]["newest"]) == T0 + timedelta(minutes=9)
+    assert stats["tickers"] == {"table": "tickers", "rows": 0, "newest": None}
+
+
+def test_ledger_stats_table(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(db_url)
+    code, out, _ = run(capsys, "--db", db_url, "ledger", "stats")
+    assert code == 0 and "candles" in out and "2026-11-20 00:09:00" in out
+
+
+def test_export_candles_csv(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    seed(db_url)
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db_url,
+        "export",
+        "candles",
+        "--symbol",
+        "btc/aud",
+        "--timeframe",
+        "1m",
+        "--format",
+        "csv",
+        "--since",
+        "2026-11-20T00:05",
+    )
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [r["ts"] for r in rows] == [
+        (T0 + timedelta(minutes=i)).isoformat() for i in range(5, 10)
+    ]
+    assert float(rows[0]["open"]) == 105 and rows[0]["symbol"] == "BTC/AUD"
+
+
+def test_export_to_file_as_jsonl(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed(db_url)
+    target = tmp_path / "out.jsonl"
+    code, _, err = run(
+        capsys,
+        "--db",
+        db_url,
+        "export",
+        "candles",
+        "--symbol",
+        "BTC/AUD",
+        "--format",
+        "jsonl",
+        "-o",
+        str(target),
+    )
+    assert code == 0 and "wrote 10 candles" in err
+    lines = [json.loads(x) for x in target.read_text().splitlines()]
+    assert len(lines) == 10 and lines[-1]["close"] == 109.5
+
+
+def test_export_rejects_bad_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = f"sqlite:///{tmp_path / 'x.db'}"
+    code, _, err = run(
+        capsys, "--db", db, "export", "candles", "--symbol", "BTC/AUD", "--timeframe", "2m"
+    )
+    assert code == 2 and "unknown timeframe '2m'" in err
+    code, _, err = run(
+        capsys, "--db", db, "export", "candles", "--symbol", "BTC/AUD", "--since", "yesterday"
+    )
+    assert code == 2 and "--since 'yesterday'" in err
+
+
+def test_db_upgrade_and_current(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--db", db_url, "db", "current", "--json")
+    assert code == 0 and json.loads(out)["current"] is None
+    code, out, _ = run(capsys, "--db", db_url, "db", "upgrade")
+    assert code == 0 and "0001" in out
+    code, out, _ = run(capsys, "--db", db_url, "db", "current", "--json")
+    info = json.loads(out)
+    assert info["up_to_date"] is True and info["current"] == info["head"]
+
+
+def test_config_show_json_masks_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[database]\nurl = "postgresql://omc:hunter2@db/omc"\n[sim]\nseed = 11\n')
+    code, out, _ = run(capsys, "--config", str(path), "config", "show", "--json")
+    assert code == 0 and "hunter2" not in out
+    data = json.loads(out)
+    assert (
+        data["sim"]["seed"] == 11
+        and data["database"]["url"] == "postgresql+asyncpg://omc:***@db/omc"
+    )
+
+
+def test_bad_db_flag_exits_2_with_the_accepted_forms(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--db", "mongodb://x", "ledger", "stats")
+    assert code == 2 and "sqlite:///PATH" in err and "postgresql://" in err
+
+
+def test_malformed_config_exits_2_naming_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[market\n")
+    code, _, err = run(capsys, "--config", str(path), "config", "show")
+    assert code == 2 and str(path) in err
+
+
+def test_unreachable_database_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--db", "postgresql://nobody@127.0.0.1:1/none", "ledger", "stats")
+    assert code == 1 and err.startswith("omc: ") and "Traceback" not in err

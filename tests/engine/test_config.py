@@ -1,0 +1,104 @@
+"""Configuration: file < environment < command line, and errors that say where and what."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_a_file(tmp_path: Path) -> None:
+    s = config.load(tmp_path / "missing.toml")
+    assert s.market.venue == "coinspot" and s.market.quote == "AUD"
+    assert len(s.market.watchlist) == 12 and all(x.endswith("/AUD") for x in s.market.watchlist)
+    assert s.database_url().startswith("sqlite+aiosqlite:///") and s.database_url().endswith(
+        "omc.db"
+    )
+
+
+def test_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(
+        tmp_path,
+        '[sim]\nseed = 1\nspeed = 2.0\nsymbols = 30\n[market]\nwatchlist = ["btc", "eth-aud"]\n',
+    )
+    monkeypatch.setenv("OMC_SIM__SPEED", "10")
+    monkeypatch.setenv("OMC_SIM__SEED", "5")
+    s = config.load(path, sim={"seed": 9})
+    assert s.sim.symbols == 30  # file
+    assert s.sim.speed == 10.0  # environment over file
+    assert s.sim.seed == 9  # flag over environment
+    assert s.market.watchlist == ["BTC/AUD", "ETH/AUD"]
+
+
+def test_omc_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "[sim]\nseed = 42\n")
+    monkeypatch.setenv("OMC_CONFIG", str(path))
+    assert config.load().sim.seed == 42
+    monkeypatch.setenv("OMC_CONFIG", str(tmp_path / "nope.toml"))
+    with pytest.raises(config.ConfigError, match="nope.toml.*does not exist"):
+        config.load()
+
+
+def test_malformed_file_names_the_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "[market\nvenue = 1\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert str(path) in str(err.value) and "line 1" in str(err.value)
+
+
+def test_unknown_key_names_file_key_and_known_keys(tmp_path: Path) -> None:
+    path = write(tmp_path, "[market]\nvenu = 'kraken'\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert str(path) in message and "'market.venu'" in message and "venue" in message
+
+
+def test_bad_value_names_key_value_and_expectation(tmp_path: Path) -> None:
+    path = write(tmp_path, "[sim]\nspeed = -3\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    message = str(err.value)
+    assert (
+        str(path) in message
+        and "'sim.speed'" in message
+        and "-3" in message
+        and "greater than 0" in message
+    )
+
+
+def test_bad_environment_value_names_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMC_SIM__SPEED", "fast")
+    with pytest.raises(config.ConfigError, match="OMC_SIM__SPEED.*'sim.speed'"):
+        config.load(tmp_path / "none.toml")
+
+
+def test_bad_db_url_says_what_form_it_takes(tmp_path: Path) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.load(tmp_path / "none.toml", database={"url": "mysql://x/y"})
+    assert "command line" in str(err.value) and "sqlite:///PATH" in str(err.value)
+
+
+def test_bad_symbol_in_watchlist(tmp_path: Path) -> None:
+    path = write(tmp_path, '[market]\nwatchlist = ["BTC/AUD", "B T C"]\n')
+    with pytest.raises(config.ConfigError, match="BASE/QUOTE"):
+        config.load(path)
+
+
+def test_effective_config_masks_the_database_password(tmp_path: Path) -> None:
+    path = write(tmp_path, '[database]\nurl = "postgresql://omc:hunter2@db.internal/omc"\n')
+    data = config.effective(config.load(path), path)
+    text = json.dumps(data)
+    assert "hunter2" not in text and "***" in text
+    assert data["config_file"] == str(path) and data["config_file_exists"] is True
