@@ -9,11 +9,12 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from engine import config
+if TYPE_CHECKING:  # the desk's start-up path parses arguments before pydantic loads
+    from engine import config
 
-Handler = Callable[[argparse.Namespace, config.Settings], int]
+Handler = Callable[[argparse.Namespace, "config.Settings"], int]
 
 
 class UsageError(Exception):
@@ -94,8 +95,8 @@ def db_upgrade(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def db_current(args: argparse.Namespace, settings: config.Settings) -> int:
-    from ledgers.database import mask_url
     from ledgers.migrate import head_revision
+    from ledgers.urls import mask_url
 
     async def work(db: Any) -> str | None:
         return await db.current_revision()
@@ -202,6 +203,8 @@ def export_candles(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _symbol(raw: str, settings: config.Settings) -> str:
+    from engine import config
+
     try:
         return config.normalize_symbol(raw, settings.market.quote)
     except ValueError as exc:
@@ -209,6 +212,8 @@ def _symbol(raw: str, settings: config.Settings) -> str:
 
 
 def config_show(args: argparse.Namespace, settings: config.Settings) -> int:
+    from engine import config
+
     data = config.effective(settings, config.config_path(args.config))
     if args.json:
         print(json.dumps(data, indent=2))

@@ -89,7 +89,7 @@ class DatabaseSettings(_Section):
     def _url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from ledgers.database import DatabaseURLError, normalize_url
+        from ledgers.urls import DatabaseURLError, normalize_url
 
         try:
             return normalize_url(value)
@@ -276,7 +276,7 @@ def _known_keys(loc: list[str]) -> list[str]:
 
 def effective(settings: Settings, path: Path) -> dict[str, Any]:
     """The settings as plain data with secrets masked, for ``omc config show``."""
-    from ledgers.database import mask_url
+    from ledgers.urls import mask_url
 
     data = settings.model_dump(mode="json")
     data["database"]["url"] = mask_url(settings.database_url())

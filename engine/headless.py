@@ -54,7 +54,7 @@ async def serve(settings: config.Settings, *, once: bool = False) -> int:
     sub = engine.bus.subscribe()
     logger = asyncio.create_task(_log_events(sub))
     await engine.start()
-    from ledgers.database import mask_url
+    from ledgers.urls import mask_url
 
     where = {"venue": engine.feed.venue, "database": mask_url(settings.database_url())}
     log.info("engine started", extra={"event": where})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -66,6 +67,8 @@ class JobRunner:
         self._clock = clock
         self._jobs: dict[str, _Job] = {}
         self._scheduler: AsyncIOScheduler | None = None
+        self._idle = asyncio.Event()  # set while no job is running
+        self._idle.set()
 
     def add(self, name: str, func: JobFunc, seconds: float, description: str) -> None:
         self._jobs[name] = _Job(func, JobStatus(name, description, seconds))
@@ -97,10 +100,21 @@ class JobRunner:
             next_run_time=datetime.now(UTC),
         )
 
-    def shutdown(self) -> None:
-        if self._scheduler is not None and self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
-        self._scheduler = None
+    async def shutdown(self, grace: float = 3.0) -> None:
+        """Stop scheduling and let runs in flight finish (up to ``grace`` seconds)."""
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is None or not scheduler.running:
+            return
+        scheduler.pause()
+        try:
+            async with asyncio.timeout(grace):
+                await self._idle.wait()
+        except TimeoutError:
+            log.warning(
+                "jobs still running at shutdown: %s",
+                [n for n, j in self._jobs.items() if j.running],
+            )
+        scheduler.shutdown(wait=False)
 
     def statuses(self) -> list[JobStatus]:
         return [self._with_next(j.status) for j in self._jobs.values()]
@@ -142,6 +156,7 @@ class JobRunner:
             self._finish(job, JobRunRecord(name, started, started, "skipped", 0, "already running"))
             return job.status
         job.running = True
+        self._idle.clear()
         job.status = replace(job.status, status="running", last_started=started)
         self._bus.publish(JobEvent(name, "running", started))
         t0 = time.perf_counter()
@@ -157,6 +172,8 @@ class JobRunner:
             record = JobRunRecord(name, started, self._clock.now(), "error", 0, _describe(exc))
         finally:
             job.running = False
+            if not any(j.running for j in self._jobs.values()):
+                self._idle.set()
         self._finish(job, record, (time.perf_counter() - t0) * 1000)
         if backoff is not None:
             self._delay(name, backoff)

@@ -17,6 +17,7 @@ from engine.jobs import JobRunner, JobStatus
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
 from engine.writer import WriteBehind
 from ledgers.clock import Clock, SimClock, WallClock
+from ledgers.market import Candle
 from ledgers.sources.base import MarketSource, SourceError
 from ledgers.timeframes import bucket, seconds
 
@@ -38,8 +39,10 @@ class LocalEngine:
         clock: Clock | None = None,
         source: MarketSource | None = None,
         schedule: bool = True,
+        storage_delay: float = 0.0,
     ) -> None:
         self.settings = settings
+        self._storage_delay = storage_delay
         self.bus = EventBus()
         self.writer = WriteBehind()
         self._clock_override = clock
@@ -103,7 +106,7 @@ class LocalEngine:
 
     async def stop(self) -> None:
         """Stop scheduling, then persist everything buffered (this is what SIGTERM runs)."""
-        self.jobs.shutdown()
+        await self.jobs.shutdown()
         if self._storage_task is not None and not self._storage_task.done():
             self._storage_task.cancel()
             await asyncio.gather(self._storage_task, return_exceptions=True)
@@ -136,6 +139,11 @@ class LocalEngine:
     # -- storage -------------------------------------------------------------------------
 
     async def _open_storage(self) -> None:
+        # SQLAlchemy and alembic take ~0.5 s to import. A desk asks for a short delay so its
+        # first frame is not competing for the interpreter; the import itself runs on a thread.
+        if self._storage_delay:
+            await asyncio.sleep(self._storage_delay)
+        await asyncio.to_thread(_import_storage)
         from ledgers.database import Database
         from ledgers.store import LedgerStore
 
@@ -172,16 +180,23 @@ class LocalEngine:
         assert self.db is not None
         feed = self.feed
         stored = await queries.newest_candles(self.db, feed.venue, feed.watchlist)
-        feed.seed(stored)
         backfill = getattr(feed.source, "backfill", None)
-        if backfill is not None:
-            since: dict[str, datetime] = {}
-            for c in stored:
-                if c.timeframe not in since or c.ts < since[c.timeframe]:
-                    since[c.timeframe] = c.ts
+        if backfill is None:
+            feed.seed(stored)
+        else:
+            # The simulator's path is a function of time, so its backfill both fills the gap
+            # since the last run and yields the forming bars that live ticks continue.
             symbols = [s for s in feed.watchlist if feed.listed is None or s in feed.listed]
-            candles = await asyncio.to_thread(backfill, symbols, self.clock.now(), since or None)
+            candles = await asyncio.to_thread(
+                backfill, symbols, self.clock.now(), _gap_start(stored, symbols)
+            )
             await LedgerStore(self.db).upsert_candles(candles)
+            newest: dict[tuple[str, str], Candle] = {}
+            for c in candles:
+                key = (c.symbol, c.timeframe)
+                if key not in newest or c.ts > newest[key].ts:
+                    newest[key] = c
+            feed.seed(list(newest.values()))
         for symbol in feed.watchlist:
             bars = await queries.recent_candles(
                 self.db, feed.venue, symbol, SPARK_TIMEFRAME, SPARK_POINTS
@@ -224,11 +239,11 @@ class LocalEngine:
             sub.close()
 
     async def candles(self, symbol: str, timeframe: str, limit: int = 300) -> list[CandleEvent]:
+        seconds(timeframe)  # refuse an unknown timeframe before touching storage
+        await self._ready.wait()  # storage modules are imported (off the loop) by then
         from ledgers import queries
         from ledgers.store import LedgerStore
 
-        seconds(timeframe)  # refuse an unknown timeframe before touching storage
-        await self._ready.wait()
         assert self.db is not None
         feed = self.feed
         bars = await queries.recent_candles(self.db, feed.venue, symbol, timeframe, limit)
@@ -288,9 +303,9 @@ class LocalEngine:
             self.bus.publish(ReadyEvent(self.db.masked_url))
 
     async def ledger_stats(self) -> list[TableStats]:
+        await self._ready.wait()
         from ledgers import queries
 
-        await self._ready.wait()
         assert self.db is not None
         return [TableStats(*row) for row in await queries.table_stats(self.db)]
 
@@ -337,6 +352,23 @@ class LocalEngine:
             venue=self.feed.venue,
             watchlist=tuple(self.feed.watchlist),
         )
+
+
+def _import_storage() -> None:
+    import alembic.command  # noqa: F401
+
+    import ledgers.migrate
+    import ledgers.queries
+    import ledgers.store  # noqa: F401
+
+
+def _gap_start(stored: list[Candle], symbols: list[str]) -> dict[str, datetime] | None:
+    """Per timeframe, the oldest newest-stored bar, when every symbol has one (else full history)."""
+    by_tf: dict[str, dict[str, datetime]] = {}
+    for c in stored:
+        by_tf.setdefault(c.timeframe, {})[c.symbol] = c.ts
+    since = {tf: min(seen.values()) for tf, seen in by_tf.items() if set(symbols) <= set(seen)}
+    return since or None
 
 
 class _Now:

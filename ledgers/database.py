@@ -7,44 +7,12 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-URL_FORMS = (
-    "sqlite:///PATH (or sqlite+aiosqlite:///PATH) for a file, "
-    "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME (or postgresql+asyncpg://…)"
-)
+from ledgers.urls import DatabaseURLError, mask_url, normalize_url
 
-
-class DatabaseURLError(ValueError):
-    """A database URL that is not one of the supported forms."""
-
-
-def normalize_url(url: str) -> str:
-    """Map a user's database URL onto the async driver we use, or explain the accepted forms."""
-    try:
-        parsed = make_url(url.strip())
-    except ArgumentError:
-        raise DatabaseURLError(f"cannot parse database URL {url!r}; expected {URL_FORMS}") from None
-    scheme = parsed.drivername
-    if scheme in ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"):
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    if scheme in ("postgresql", "postgres", "postgresql+asyncpg", "postgresql+psycopg"):
-        if not parsed.database:
-            raise DatabaseURLError(
-                f"database URL {mask_url(url)!r} names no database; expected {URL_FORMS}"
-            )
-        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise DatabaseURLError(f"unsupported database URL {mask_url(url)!r}; expected {URL_FORMS}")
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***, safe for logs and screens."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable URL>"
+__all__ = ["Database", "DatabaseURLError", "mask_url", "normalize_url"]
 
 
 class Database:

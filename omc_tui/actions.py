@@ -23,8 +23,14 @@ class DeskAction:
 ACTIONS: tuple[DeskAction, ...] = (
     DeskAction("desk.quit", "q", "quit", "Quit", "Stop the engine and leave the desk"),
     DeskAction("desk.help", "question_mark", "help", "Help", "Show every key and what it does"),
+    # Textual's footer already shows the palette key at its right edge.
     DeskAction(
-        "desk.palette", "ctrl+p", "command_palette", "Commands", "Search every action by name"
+        "desk.palette",
+        "ctrl+p",
+        "command_palette",
+        "Commands",
+        "Search every action by name",
+        footer=False,
     ),
     DeskAction(
         "watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+import threading
 
 from engine import cli as engine_cli
-from engine import config
 
 
 def parser() -> argparse.ArgumentParser:
@@ -25,6 +26,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.sim and not args.command:
+        # numpy and the simulator load on a thread while the config is read and Textual
+        # starts: their extension loading overlaps our own work.
+        threading.Thread(target=importlib.import_module, args=("ledgers.sources.sim",), daemon=True).start()
+    from engine import config
+
     try:
         settings = config.load(
             args.config,
@@ -39,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from engine.local import LocalEngine
     from omc_tui.app import DeskApp
 
-    app = DeskApp(LocalEngine(settings), settings.desk)
+    # Storage opens a moment after the first prices are painted (see LocalEngine).
+    app = DeskApp(LocalEngine(settings, storage_delay=0.3), settings.desk)
     app.run()
     return app.return_code or 0
 

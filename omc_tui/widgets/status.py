@@ -57,9 +57,9 @@ class StatusBar(Widget):
             short = name.split(".", 1)[-1]
             text.append("● ", style=_JOB_STYLE.get(state, ""))
             text.append(f"{short} ", style="bold red" if state == "error" else "")
-        text.append("│ ", style="dim")
+        text.append("│", style="dim")
         for feed in self._feeds.values():
-            text.append(f"{feed.feed} ", style="")
+            text.append(f" {feed.feed} ")
             text.append(feed.status, style=_FEED_STYLE.get(feed.status, ""))
-            text.append("  ")
+            text.append(" ")
         return text

@@ -49,7 +49,11 @@ class Watchlist(ScrollView, can_focus=True):
     """Quotes of the watchlist symbols; the cursor row drives the rest of the desk."""
 
     DEFAULT_CSS = """
-    Watchlist { height: 1fr; }
+    Watchlist {
+        height: 1fr;
+        overflow-x: hidden;
+        scrollbar-size-vertical: 1;
+    }
     """
     COMPONENT_CLASSES = {
         "watchlist--header",

@@ -63,34 +63,48 @@ def fit_bridge(
     """A STEPS-step path from ``opens`` to ``closes`` inside [low, high]; shape (..., STEPS + 1).
 
     ``sigma`` is the diffusive deviation over the whole bar; ``shocks`` are standard normals
-    (..., STEPS); the jump lands between step ``jump_step`` and the next.
+    (..., STEPS); the jump lands between step ``jump_step`` and the next (STEPS: no jump).
     """
     before = closes - jump
     line = opens[..., None] + _TIMES * (before - opens)[..., None]
-    walk = np.zeros(line.shape)
-    walk[..., 1:] = np.cumsum(shocks, axis=-1) * (sigma / np.sqrt(STEPS))[..., None]
-    bridge = walk - _TIMES * walk[..., -1:]
+    bridge = np.zeros(line.shape)
+    np.cumsum(shocks, axis=-1, out=bridge[..., 1:])
+    bridge *= (sigma / np.sqrt(STEPS))[..., None]
+    bridge -= _TIMES * bridge[..., -1:]
     # Bounds for the jump-free part, so the path stays inside on both sides of the jump.
     margin = _WICK * sigma / np.sqrt(STEPS)
     ceiling = np.maximum(high - np.maximum(jump, 0.0) - margin, np.maximum(opens, before))
     floor = np.minimum(low - np.minimum(jump, 0.0) + margin, np.minimum(opens, before))
-    up, down = bridge > 0.0, bridge < 0.0
-    up_room = np.where(up, (ceiling[..., None] - line) / np.where(up, bridge, 1.0), np.inf)
-    down_room = np.where(down, (floor[..., None] - line) / np.where(down, bridge, 1.0), np.inf)
-    stretch_up = np.clip(up_room.min(axis=-1), 0.0, _STRETCH_CAP)[..., None]
-    stretch_down = np.clip(down_room.min(axis=-1), 0.0, _STRETCH_CAP)[..., None]
-    path = line + stretch_up * np.maximum(bridge, 0.0) + stretch_down * np.minimum(bridge, 0.0)
-    path += jump[..., None] * (_STEP_INDEX > jump_step[..., None])
+    rises = np.maximum(bridge, 0.0)
+    dips = bridge - rises
+    stretch_up = _stretch(ceiling[..., None] - line, rises, rises > 0.0)
+    stretch_down = _stretch(floor[..., None] - line, dips, dips < 0.0)
+    path = line
+    path += stretch_up * rises
+    path += stretch_down * dips
+    # Jumps are rare: add them only where there is one.
+    jumped = np.nonzero(jump_step < STEPS)
+    after = _STEP_INDEX > jump_step[jumped][:, None]
+    path[jumped] += jump[jumped][:, None] * after
     path[..., 0] = opens
     path[..., -1] = closes
-    return np.clip(path, low[..., None], high[..., None])
+    return np.clip(path, low[..., None], high[..., None], out=path)
+
+
+def _stretch(room: np.ndarray, excursion: np.ndarray, moving: np.ndarray) -> np.ndarray:
+    """The largest factor (up to the cap) that keeps every stretched excursion within room."""
+    ratio = np.divide(room, excursion, out=np.full(room.shape, np.inf), where=moving)
+    return np.clip(ratio.min(axis=-1), 0.0, _STRETCH_CAP)[..., None]
 
 
 def _volume_shares(path: np.ndarray, step_sigma: np.ndarray, noise: np.ndarray) -> np.ndarray:
     """Each step's share of the bar's volume: bigger moves trade more."""
-    move = np.abs(np.diff(path, axis=-1)) / step_sigma[..., None]
-    weight = (1.0 + VOLUME_MOVE * move) * np.exp(_VOLUME_NOISE * noise)
-    return weight / weight.sum(axis=-1, keepdims=True)
+    weight = np.abs(np.diff(path, axis=-1))
+    weight *= (VOLUME_MOVE / step_sigma)[..., None]
+    weight += 1.0
+    weight *= np.exp(_VOLUME_NOISE * noise)
+    weight /= weight.sum(axis=-1, keepdims=True)
+    return weight
 
 
 def _cumulative(volume: np.ndarray) -> np.ndarray:
@@ -104,12 +118,14 @@ def hour_paths(seed: int, grid: HourGrid, first: int, stop: int) -> HourPaths:
     span = grid.span(first, stop)
     hours, coins = stop - first, len(grid.beta)
     factor = np.empty((hours, STEPS))
-    own = np.empty((hours, coins, STEPS, 6))
+    # Per coin and minute: diffusion, two pairs for the high and low draws, volume noise.
+    own = np.empty((hours, coins, 6, STEPS))
     for k in range(hours):
         draws = generator(seed, Stream.MINUTES, first + k)
         factor[k] = draws.standard_normal(STEPS)
-        own[k] = draws.standard_normal((coins, STEPS, 6))
-    shocks = grid.beta[:, None] * factor[:, None, :] + grid.idio[:, None] * own[..., 0]
+        own[k] = draws.standard_normal((coins, 6, STEPS))
+    shocks = grid.idio[:, None] * own[:, :, 0]
+    shocks += grid.beta[:, None] * factor[:, None, :]
     opens, closes = span.open.T, span.close.T
     high, low, sigma, jump = span.high.T, span.low.T, span.sigma.T, span.jump.T
     jump_minute = np.minimum(span.jump_at.T // 60, STEPS).astype(np.int64)
@@ -117,20 +133,28 @@ def hour_paths(seed: int, grid: HourGrid, first: int, stop: int) -> HourPaths:
 
     # Minute bars: each minute's extreme drawn for its own bridge, capped by the hour's, and
     # the minute where the path peaks carries the hour's extreme as its wick.
+    starts, ends = path[..., :-1], path[..., 1:].copy()
+    jumped = np.nonzero(jump_minute < STEPS)
+    at_jump = (*jumped, jump_minute[jumped])
+    ends[at_jump] -= jump[jumped]  # the jump minute's bridge runs to the pre-jump price
+    anchor_high = np.maximum(starts, ends)
+    anchor_low = np.minimum(starts, ends)
+    anchor_high[at_jump] += np.maximum(jump[jumped], 0.0)
+    anchor_low[at_jump] += np.minimum(jump[jumped], 0.0)
     step_sigma = sigma / np.sqrt(STEPS)
-    step_jump = jump[..., None] * (_STEP_INDEX[:-1] == jump_minute[..., None])
-    starts, ends = path[..., :-1], path[..., 1:] - step_jump
-    anchor_high = np.maximum(starts, ends) + np.maximum(step_jump, 0.0)
-    anchor_low = np.minimum(starts, ends) + np.minimum(step_jump, 0.0)
-    up = range_excess(starts, ends, step_sigma[..., None], exponentials(own[..., 1:3]))
-    down = range_excess(-starts, -ends, step_sigma[..., None], exponentials(own[..., 3:5]))
-    minute_high = np.minimum(anchor_high + up, high[..., None])
-    minute_low = np.maximum(anchor_low - down, low[..., None])
+    spread = step_sigma[..., None]
+    up = range_excess(starts, ends, spread, exponentials(own[:, :, 1], own[:, :, 2]))
+    down = range_excess(-starts, -ends, spread, exponentials(own[:, :, 3], own[:, :, 4]))
+    minute_high = anchor_high + up
+    minute_low = anchor_low - down
+    np.minimum(minute_high, high[..., None], out=minute_high)
+    np.maximum(minute_low, low[..., None], out=minute_low)
     np.put_along_axis(minute_high, anchor_high.argmax(axis=-1)[..., None], high[..., None], -1)
     np.put_along_axis(minute_low, anchor_low.argmin(axis=-1)[..., None], low[..., None], -1)
 
     normal_sigma = np.broadcast_to(grid.sigma_hour / np.sqrt(STEPS), sigma.shape)
-    volume = span.volume.T[..., None] * _volume_shares(path, normal_sigma, own[..., 5])
+    volume = _volume_shares(path, normal_sigma, own[:, :, 5])
+    volume *= span.volume.T[..., None]
     return HourPaths(
         first=first,
         path=path,
@@ -150,8 +174,8 @@ def minute_path(seed: int, grid: HourGrid, hour: HourPaths, minute: int) -> Minu
     at = minute - hour.first * STEPS
     draws = generator(seed, Stream.SECONDS, minute)
     factor = draws.standard_normal(STEPS)
-    own = draws.standard_normal((len(grid.beta), STEPS, 2))
-    shocks = grid.beta[:, None] * factor + grid.idio[:, None] * own[..., 0]
+    own = draws.standard_normal((len(grid.beta), 2, STEPS))
+    shocks = grid.beta[:, None] * factor + grid.idio[:, None] * own[:, 0]
     jumps_here = hour.jump_minute[0] == at
     high, low = hour.high[0, :, at], hour.low[0, :, at]
     path = fit_bridge(
@@ -173,5 +197,5 @@ def minute_path(seed: int, grid: HourGrid, hour: HourPaths, minute: int) -> Minu
     path[coins, rest.argmin(axis=1) + 1] = low
 
     normal_sigma = grid.sigma_hour / STEPS
-    volume = hour.volume[0, :, at, None] * _volume_shares(path, normal_sigma, own[..., 1])
+    volume = hour.volume[0, :, at, None] * _volume_shares(path, normal_sigma, own[:, 1])
     return MinutePath(minute=minute, path=path, volume=volume, cum_volume=_cumulative(volume))

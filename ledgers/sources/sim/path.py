@@ -10,6 +10,7 @@ can be rebuilt; only a bounded number of blocks stay in memory.
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,10 +18,10 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from ledgers.sources.sim.streams import Stream, exponentials, generator
+from ledgers.sources.sim.streams import Stream, generator
 from ledgers.sources.sim.universe import CoinTable
 
-EPOCH = datetime(2022, 1, 1, tzinfo=UTC)
+EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 BLOCK_HOURS = 720
 HOURS_PER_YEAR = 8760.0
 REVERSION = 0.5 ** (1.0 / (120 * 24))  # per hour: a 120-day half-life
@@ -35,7 +36,7 @@ _REGIME_NEXT = np.array([[0.0, 0.8, 0.2], [0.55, 0.0, 0.45], [0.3, 0.7, 0.0]])
 _COIN_JUMP_SLOTS = 12
 _COIN_JUMP_SIZE = (0.03, 0.12)
 _MARKET_JUMP_SLOTS = 6
-_MARKET_JUMPS_PER_MONTH = 0.5
+_MARKET_JUMPS_PER_MONTH = 0.8
 _MARKET_JUMP_SIZE = (0.03, 0.10)
 _MARKET_JUMP_UP = 0.45  # market-wide shocks lean to the downside
 _LEADER_BETA = 0.93  # a coin with this beta takes market jumps at full size
@@ -93,11 +94,35 @@ class _State:
 
 
 @dataclass(frozen=True, slots=True)
+class _Jumps:
+    """A block's jumps as events (they are rare, so a dense array would mostly hold zeros)."""
+
+    coin: np.ndarray
+    hour: np.ndarray  # within the block
+    size: np.ndarray  # log size
+    at: np.ndarray  # seconds into the hour
+
+    def dense(self, coins: int, hours: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Jump sizes (0 when none) and times (3600 when none) as (coins, hours) arrays."""
+        size = np.zeros((coins, hours.stop - hours.start))
+        at = np.full(size.shape, 3600.0)
+        inside = np.flatnonzero((self.hour >= hours.start) & (self.hour < hours.stop))
+        coin, hour = self.coin[inside], self.hour[inside] - hours.start
+        np.add.at(size, (coin, hour), self.size[inside])  # two jumps in one hour add up
+        # When two land in one hour the later event (a coin's own jump) sets the time; numpy
+        # does not promise an order for repeated indices, so keep only the last of each.
+        key = coin * size.shape[1] + hour
+        _, from_end = np.unique(key[::-1], return_index=True)
+        last = inside[len(inside) - 1 - from_end]
+        at[self.coin[last], self.hour[last] - hours.start] = self.at[last]
+        return size, at
+
+
+@dataclass(frozen=True, slots=True)
 class _Block:
     log_mid: np.ndarray  # (coins, BLOCK_HOURS + 1): the last column is the next block's first
     regime: np.ndarray  # (BLOCK_HOURS,)
-    jump: np.ndarray  # (coins, BLOCK_HOURS)
-    jump_at: np.ndarray  # (coins, BLOCK_HOURS)
+    jumps: _Jumps
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +142,12 @@ class HourGrid:
     """Hourly log mids, ranges and volumes of every coin, generated on demand."""
 
     def __init__(self, seed: int, coins: CoinTable, keep_blocks: int = 14) -> None:
+        # Fourteen blocks (420 days) hold a year of daily bars; ranges are kept for fewer since
+        # only backfills reach far back and they are cheap to redraw.
         self._seed = seed
         self._coins = coins
         self._keep = keep_blocks
+        self._keep_ranges = 4
         count = len(coins.vol)
         coin_jump_rate = coins.jumps_per_month * BLOCK_HOURS / 720.0
         self._coin_jump_p = np.minimum(coin_jump_rate / _COIN_JUMP_SLOTS, 1.0)
@@ -138,6 +166,9 @@ class HourGrid:
         self._states = [_State(np.zeros(count), regime=1, regime_left=0)]
         self._blocks: OrderedDict[int, _Block] = OrderedDict()
         self._range_cache: OrderedDict[int, _Ranges] = OrderedDict()
+        # Backfills may run in a worker thread while ticks are served: the walk must append
+        # each state exactly once, and the caches must not be evicted under a reader.
+        self._lock = threading.RLock()
 
     def span(self, first: int, stop: int) -> HourSpan:
         """Hours [first, stop) with their ranges and volumes."""
@@ -157,7 +188,10 @@ class HourGrid:
         regime = gather(lambda b, r, s: b.regime[s])
         opens = gather(lambda b, r, s: b.log_mid[:, s])
         closes = gather(lambda b, r, s: b.log_mid[:, s.start + 1 : s.stop + 1])
-        jump = gather(lambda b, r, s: b.jump[:, s])
+        count = len(self.beta)
+        dense = [block.jumps.dense(count, hours) for block, _, hours in parts]
+        jump = np.concatenate([size for size, _ in dense], axis=1)
+        jump_at = np.concatenate([at for _, at in dense], axis=1)
         before_jump = closes - jump
         high_excess = gather(lambda b, r, s: r.high_excess[:, s])
         low_excess = gather(lambda b, r, s: r.low_excess[:, s])
@@ -170,7 +204,7 @@ class HourGrid:
             volume=gather(lambda b, r, s: r.volume[:, s]).astype(np.float64),
             sigma=self.sigma_hour[:, None] * REGIME_VOL[regime],
             jump=jump,
-            jump_at=gather(lambda b, r, s: b.jump_at[:, s]),
+            jump_at=jump_at,
             regime=regime,
         )
 
@@ -179,6 +213,10 @@ class HourGrid:
         return int(self._block(hour // BLOCK_HOURS).regime[hour % BLOCK_HOURS])
 
     def _block(self, index: int) -> _Block:
+        with self._lock:
+            return self._cached_block(index)
+
+    def _cached_block(self, index: int) -> _Block:
         block = self._blocks.get(index)
         if block is not None:
             self._blocks.move_to_end(index)
@@ -201,7 +239,8 @@ class HourGrid:
 
     def _generate(self, index: int, state: _State) -> tuple[_Block, _State]:
         regime, regime_now, regime_left = self._regimes(index, state)
-        jump, jump_at = self._jumps(index)
+        jumps = self._jumps(index)
+        jump, _ = jumps.dense(len(self.beta), slice(0, BLOCK_HOURS))
         shocks = generator(self._seed, Stream.DIFFUSION, index)
         factor = shocks.standard_normal(BLOCK_HOURS)
         own = shocks.standard_normal((len(self.beta), BLOCK_HOURS))
@@ -213,7 +252,7 @@ class HourGrid:
         x = np.empty((len(self.beta), BLOCK_HOURS + 1))
         x[:, 0] = state.x
         x[:, 1:] = powers * (state.x[:, None] + np.cumsum(eps / powers, axis=1))
-        block = _Block(self._coins.log_price[:, None] + x, regime, jump, jump_at)
+        block = _Block(self._coins.log_price[:, None] + x, regime, jumps)
         return block, _State(x[:, -1].copy(), regime_now, regime_left)
 
     def _regimes(self, index: int, state: _State) -> tuple[np.ndarray, int, int]:
@@ -230,51 +269,70 @@ class HourGrid:
             left -= run
         return regime, now, left
 
-    def _jumps(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+    def _jumps(self, index: int) -> _Jumps:
         draws = generator(self._seed, Stream.JUMPS, index)
         market = draws.random((_MARKET_JUMP_SLOTS, 4))  # fixed count first: coins follow
         own = draws.random((len(self.beta), _COIN_JUMP_SLOTS, 4))
         count = len(self.beta)
-        jump = np.zeros((count, BLOCK_HOURS))
-        jump_at = np.full((count, BLOCK_HOURS), 3600.0)
-        for active, hour, size, direction in market[market[:, 0] < self._market_jump_p]:
-            low, high = _MARKET_JUMP_SIZE
-            signed = (low + (high - low) * size) * (1.0 if direction < _MARKET_JUMP_UP else -1.0)
-            at = int(hour * BLOCK_HOURS)
-            jump[:, at] += signed * self.market_jump_scale
-            # Given that a slot fired, its firing draw / p is uniform: it places the jump.
-            jump_at[:, at] = active / self._market_jump_p * 3600.0
+        # Given that a slot fired, its firing draw / p is uniform: it places the jump in the hour.
+        fired = market[market[:, 0] < self._market_jump_p]
+        low, high = _MARKET_JUMP_SIZE
+        shock = (low + (high - low) * fired[:, 2]) * np.where(fired[:, 3] < _MARKET_JUMP_UP, 1, -1)
+        market_events = (
+            np.tile(np.arange(count), len(fired)),
+            np.repeat((fired[:, 1] * BLOCK_HOURS).astype(np.int64), count),
+            (shock[:, None] * self.market_jump_scale).ravel(),
+            np.repeat(fired[:, 0] / self._market_jump_p * 3600.0, count),
+        )
         coin, slot = np.nonzero(own[:, :, 0] < self._coin_jump_p[:, None])
         picked = own[coin, slot]
         low, high = _COIN_JUMP_SIZE
-        signed = (low + (high - low) * picked[:, 2]) * np.where(picked[:, 3] < 0.5, 1.0, -1.0)
-        hours = (picked[:, 1] * BLOCK_HOURS).astype(np.int64)
-        np.add.at(jump, (coin, hours), signed)
-        jump_at[coin, hours] = picked[:, 0] / self._coin_jump_p[coin] * 3600.0
-        return jump, jump_at
+        size = (low + (high - low) * picked[:, 2]) * np.where(picked[:, 3] < 0.5, 1.0, -1.0)
+        coin_events = (
+            coin,
+            (picked[:, 1] * BLOCK_HOURS).astype(np.int64),
+            size,
+            picked[:, 0] / self._coin_jump_p[coin] * 3600.0,
+        )
+        return _Jumps(
+            *(np.concatenate(pair) for pair in zip(market_events, coin_events, strict=True))
+        )
 
     def _ranges(self, index: int, block: _Block) -> _Ranges:
+        with self._lock:
+            return self._cached_ranges(index, block)
+
+    def _cached_ranges(self, index: int, block: _Block) -> _Ranges:
         ranges = self._range_cache.get(index)
         if ranges is not None:
             self._range_cache.move_to_end(index)
             return ranges
-        noise = generator(self._seed, Stream.HOUR_RANGES, index).standard_normal(
-            (len(self.beta), BLOCK_HOURS, 5)
+        # Exp(1) draws for the high and low and a normal for volume noise, from two keyed
+        # generators so that each coin's draws keep their place however many coins follow.
+        count = len(self.beta)
+        spread = generator(self._seed, Stream.HOUR_RANGES, index, 0).standard_exponential(
+            (count, 2, BLOCK_HOURS)
+        )
+        noise = generator(self._seed, Stream.HOUR_RANGES, index, 1).standard_normal(
+            (count, BLOCK_HOURS)
         )
         opens, closes = block.log_mid[:, :-1], block.log_mid[:, 1:]
         sigma = self.sigma_hour[:, None] * REGIME_VOL[block.regime]
-        before_jump = closes - block.jump
-        high = range_excess(opens, before_jump, sigma, exponentials(noise[..., 0:2]))
-        low = range_excess(-opens, -before_jump, sigma, exponentials(noise[..., 2:4]))
-        move = np.abs(closes - opens) / self.sigma_hour[:, None]
-        lognormal = np.exp(_VOLUME_NOISE * noise[..., 4] - 0.5 * _VOLUME_NOISE**2)
-        hourly = 60.0 * self._coins.minute_volume[:, None] / _VOLUME_NORM
+        jump, _ = block.jumps.dense(count, slice(0, BLOCK_HOURS))
+        before_jump = closes - jump
+        high = range_excess(opens, before_jump, sigma, spread[:, 0])
+        low = range_excess(-opens, -before_jump, sigma, spread[:, 1])
+        move = np.abs(closes - opens)
+        move *= (VOLUME_MOVE / self.sigma_hour)[:, None]
+        move += 1.0
+        move *= np.exp(_VOLUME_NOISE * noise - 0.5 * _VOLUME_NOISE**2)
+        move *= (60.0 / _VOLUME_NORM * self._coins.minute_volume)[:, None]
         ranges = _Ranges(
             high.astype(np.float32),
             low.astype(np.float32),
-            (hourly * (1.0 + VOLUME_MOVE * move) * lognormal).astype(np.float32),
+            move.astype(np.float32),
         )
         self._range_cache[index] = ranges
-        while len(self._range_cache) > self._keep:
+        while len(self._range_cache) > self._keep_ranges:
             self._range_cache.popitem(last=False)
         return ranges

@@ -7,11 +7,12 @@ ticks costs a few small array operations each; a new minute or hour costs one br
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -63,23 +64,25 @@ class _DayWindow:
     oldest_quote: np.ndarray
 
 
-class _Recent(OrderedDict[_Key, _Value]):
-    """A tiny least-recently-used cache."""
+class _Recent(Generic[_Key, _Value]):
+    """A tiny least-recently-used cache, safe to share with a backfill in a worker thread."""
 
     def __init__(self, size: int) -> None:
-        super().__init__()
+        self._items: OrderedDict[_Key, _Value] = OrderedDict()
         self._size = size
+        self._lock = threading.Lock()
 
     def get_or_make(self, key: _Key, make: Callable[[_Key], _Value]) -> _Value:
-        value = self.get(key)
-        if value is None:
-            value = make(key)
-            self[key] = value
-            if len(self) > self._size:
-                self.popitem(last=False)
-        else:
-            self.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._items.get(key)
+            if value is None:
+                value = make(key)
+                self._items[key] = value
+                if len(self._items) > self._size:
+                    self._items.popitem(last=False)
+            else:
+                self._items.move_to_end(key)
+            return value
 
 
 class Tape:
@@ -94,9 +97,7 @@ class Tape:
         self._days: _Recent[int, _DayWindow] = _Recent(3)
 
     def hour(self, hour: int) -> HourPaths:
-        return self._hours.get_or_make(
-            hour, lambda h: hour_paths(self.seed, self.grid, h, h + 1)
-        )
+        return self._hours.get_or_make(hour, lambda h: hour_paths(self.seed, self.grid, h, h + 1))
 
     def minute(self, minute: int) -> MinutePath:
         return self._minutes.get_or_make(

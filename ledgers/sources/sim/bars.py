@@ -1,0 +1,199 @@
+"""OHLCV bars of every timeframe, built from the same path the ticks walk.
+
+Minute bars come from the minute paths, hour bars from the hourly backbone, and every coarser
+bar aggregates one of those, so bars agree across timeframes: a bar's open and close are the
+mid at its edges and its high and low are the extremes of the bars inside it. The bar forming
+at ``end`` is cut there, its close the price at ``end``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from ledgers.market import Candle
+from ledgers.sources.sim.bridge import STEPS, hour_paths
+from ledgers.sources.sim.tape import Tape, on_ticks, to_datetime
+from ledgers.sources.sim.universe import VENUE
+from ledgers.timeframes import TIMEFRAMES
+
+BACKFILL_HORIZONS: dict[str, timedelta] = {
+    "1m": timedelta(days=1),
+    "5m": timedelta(days=3),
+    "15m": timedelta(days=7),
+    "1h": timedelta(days=30),
+    "4h": timedelta(days=120),
+    "1d": timedelta(days=365),
+}
+_MINUTE_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length < 3600]
+_HOUR_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length >= 3600]
+
+
+@dataclass(frozen=True, slots=True)
+class Bars:
+    """Consecutive bars of every coin in log prices, (coins, n); the last may be forming."""
+
+    first: int  # index of the first bar, counted in ``seconds`` from the epoch
+    seconds: int
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def starts(self) -> np.ndarray:
+        """Each bar's open time, in simulator seconds."""
+        return (self.first + np.arange(self.open.shape[1])) * self.seconds
+
+
+def minute_bars(tape: Tape, first_hour: int, end: float) -> Bars:
+    """Closed minute bars from ``first_hour`` up to ``end`` and the minute forming at ``end``."""
+    second = math.floor(end)
+    minute = second // STEPS
+    hours = hour_paths(tape.seed, tape.grid, first_hour, minute // STEPS + 1)
+    closed = minute - first_hour * STEPS
+
+    def flat(values: np.ndarray) -> np.ndarray:  # (hours, coins, 60) -> (coins, closed)
+        return values.transpose(1, 0, 2).reshape(values.shape[1], -1)[:, :closed]
+
+    # The forming minute: its seconds up to ``end`` and the (interpolated) price at ``end``.
+    played = tape.minute(minute)
+    at = second % STEPS
+    last = tape.log_mid(end)
+    traded = played.cum_volume[:, at] + (end - second) * played.volume[:, at]
+    forming = (
+        played.path[:, 0],
+        np.maximum(played.path[:, : at + 1].max(axis=1), last),
+        np.minimum(played.path[:, : at + 1].min(axis=1), last),
+        last,
+        traded,
+    )
+    closed_bars = (
+        flat(hours.path[..., :-1]),
+        flat(hours.high),
+        flat(hours.low),
+        flat(hours.path[..., 1:]),
+        flat(hours.volume),
+    )
+    return _with_forming(first_hour * STEPS, 60, closed_bars, forming)
+
+
+def hour_bars(tape: Tape, first_hour: int, end: float, minutes: Bars) -> Bars:
+    """Closed hour bars from ``first_hour`` and the hour forming at ``end``, whose figures come
+    from ``minutes`` (minute bars from some whole hour up to ``end``)."""
+    hour = math.floor(end) // 3600
+    span = tape.grid.span(first_hour, hour) if hour > first_hour else None
+    skip = hour * STEPS - minutes.first
+    this_hour = Bars(hour * STEPS, 60, *(values[:, skip:] for values in _fields(minutes)))
+    current = aggregate(this_hour, STEPS)
+    forming = tuple(values[:, -1] for values in _fields(current))
+    if span is None:
+        count = len(tape.grid.beta)
+        closed_bars = tuple(np.empty((count, 0)) for _ in range(5))
+    else:
+        closed_bars = (span.open, span.high, span.low, span.close, span.volume)
+    return _with_forming(first_hour, 3600, closed_bars, forming)
+
+
+def aggregate(units: Bars, per_bar: int) -> Bars:
+    """Group ``per_bar`` consecutive units into bars; the units' last (forming) one ends the
+    last bar. ``units.first`` must be a multiple of ``per_bar`` so bars align to the epoch."""
+    if units.first % per_bar:
+        raise ValueError("units must start on a bar boundary")
+    closed = units.open.shape[1] - 1
+    whole = closed // per_bar * per_bar
+    count = units.open.shape[0]
+
+    def grouped(values: np.ndarray) -> np.ndarray:
+        return values[:, :whole].reshape(count, -1, per_bar)
+
+    def tail(values: np.ndarray) -> np.ndarray:  # the forming bar's units, forming unit last
+        return values[:, whole:]
+
+    closed_bars = (
+        grouped(units.open)[..., 0],
+        grouped(units.high).max(axis=2),
+        grouped(units.low).min(axis=2),
+        grouped(units.close)[..., -1],
+        grouped(units.volume).sum(axis=2),
+    )
+    forming = (
+        tail(units.open)[:, 0],
+        tail(units.high).max(axis=1),
+        tail(units.low).min(axis=1),
+        units.close[:, -1],
+        tail(units.volume).sum(axis=1),
+    )
+    return _with_forming(units.first // per_bar, units.seconds * per_bar, closed_bars, forming)
+
+
+def _fields(bars: Bars) -> tuple[np.ndarray, ...]:
+    return bars.open, bars.high, bars.low, bars.close, bars.volume
+
+
+def _with_forming(
+    first: int,
+    seconds: int,
+    closed: tuple[np.ndarray, ...],
+    forming: tuple[np.ndarray, ...],
+) -> Bars:
+    columns = [
+        np.concatenate([c, f[:, None]], axis=1) for c, f in zip(closed, forming, strict=True)
+    ]
+    return Bars(first, seconds, *columns)
+
+
+def backfill_bars(tape: Tape, end: float, first_opens: dict[str, float]) -> dict[str, Bars]:
+    """Bars of each timeframe in ``first_opens`` (earliest wanted bar open) up to ``end``."""
+    hour = math.floor(end) // 3600
+    minute_frames = [tf for tf in _MINUTE_FRAMES if tf in first_opens]
+    hour_frames = [tf for tf in _HOUR_FRAMES if tf in first_opens]
+    # Hour-aligned minute units suit every minute frame; day-aligned hours suit every hour one.
+    earliest = {tf: min(first_opens[tf], end) for tf in first_opens}
+    first_minute_hour = min([hour] + [math.floor(earliest[tf] / 3600) for tf in minute_frames])
+    minutes = minute_bars(tape, first_minute_hour, end)
+    result = {tf: aggregate(minutes, TIMEFRAMES[tf] // 60) for tf in minute_frames}
+    if hour_frames:
+        first_day = min(math.floor(earliest[tf] / 86_400) for tf in hour_frames)
+        hours = hour_bars(tape, first_day * 24, end, minutes)
+        result.update({tf: aggregate(hours, TIMEFRAMES[tf] // 3600) for tf in hour_frames})
+    return result
+
+
+def to_candles(
+    bars: Bars,
+    timeframe: str,
+    coins: list[tuple[int, str]],
+    scale: np.ndarray,
+    first_open: float,
+    stop: float = math.inf,
+) -> list[Candle]:
+    """Candles of ``coins`` (index, symbol) for bars opening in [first_open, stop)."""
+    starts = bars.starts()
+    keep = np.flatnonzero((starts >= first_open) & (starts < stop))
+    times = [to_datetime(float(t)) for t in starts[keep]]
+    rows = np.array([index for index, _ in coins], dtype=np.int64)[:, None]
+    prices = [
+        on_ticks(values[rows, keep], scale[rows]).tolist()
+        for values in (bars.open, bars.high, bars.low, bars.close)
+    ]
+    volumes = bars.volume[rows, keep].tolist()
+    out: list[Candle] = []
+    for k, (_, symbol) in enumerate(coins):
+        # map over columns is the cheapest way to build many frozen dataclasses.
+        out.extend(
+            map(
+                Candle,
+                itertools.repeat(VENUE, len(times)),
+                itertools.repeat(symbol, len(times)),
+                itertools.repeat(timeframe, len(times)),
+                times,
+                *(column[k] for column in prices),
+                volumes[k],
+            )
+        )
+    return out
