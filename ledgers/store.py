@@ -7,6 +7,7 @@ into a session-local staging table and one merging ``INSERT … SELECT … ON CO
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,9 @@ JOB_RUNS = _Table(
 )
 
 
+BIG_BATCH = 20_000
+
+
 def tick_row(t: Tick) -> tuple[Any, ...]:
     return (
         t.venue,
@@ -154,20 +158,24 @@ class LedgerStore:
     ) -> int:
         if not items:
             return 0
-        rows = [to_row(item) for item in items]
+        prepare = _for_sqlite if self._sqlite else _for_postgres
+
+        def build() -> list[tuple[Any, ...]]:
+            return prepare(table, [to_row(item) for item in items])
+
+        # A history backfill is ~10^5 rows: building them must not stall the event loop.
+        rows = build() if len(items) < BIG_BATCH else await asyncio.to_thread(build)
         if self._sqlite:
             await self._sqlite_write(table, rows)
         else:
             await self._pg_write(table, rows)
-        return len(rows)
+        return len(items)
 
     async def _sqlite_write(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
-        rows = _for_sqlite(table, rows)
         async with self.db.engine.begin() as conn:
             await conn.exec_driver_sql(table.sqlite_upsert(), rows)
 
     async def _pg_write(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
-        rows = _for_postgres(table, rows)
         stage = f"_omc_stage_{table.name}"
         async with self.db.engine.connect() as conn:
             raw = await conn.get_raw_connection()

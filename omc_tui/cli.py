@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.sim and not args.command:
         # numpy and the simulator load on a thread while the config is read and Textual
         # starts: their extension loading overlaps our own work.
-        threading.Thread(target=importlib.import_module, args=("ledgers.sources.sim",), daemon=True).start()
+        threading.Thread(
+            target=importlib.import_module, args=("ledgers.sources.sim",), daemon=True
+        ).start()
     from engine import config
 
     try:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -81,6 +81,8 @@ class Watchlist(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._flashing: set[int] = set()
         self.latencies: list[float] | None = None  # tick-to-render seconds, when measured
+        self._styles: dict[str, Style] = {}
+        self._base_style = Style()
 
     # -- data ------------------------------------------------------------------------------
 
@@ -192,13 +194,24 @@ class Watchlist(ScrollView, can_focus=True):
         if 1 <= y < self.size.height:
             self.refresh_line(y)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Resolving styles walks every ancestor: do it once per paint, not once per row. A theme
+        # change alters them, so cached rows are dropped when they differ.
+        base = self.rich_style
+        styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
+        if base != self._base_style or styles != self._styles:
+            self._base_style, self._styles = base, styles
+            for row in self._rows:
+                row.strip = None
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
             return self._header(width)
         index = y - 1 + int(self.scroll_y)
         if index >= len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base_style)
         row = self._rows[index]
         if row.strip is None or row.strip.cell_length != width:
             row.strip = self._render_row(row, index == self.cursor, width)
@@ -208,20 +221,21 @@ class Watchlist(ScrollView, can_focus=True):
         return row.strip
 
     def _header(self, width: int) -> Strip:
-        style = self.get_component_rich_style("watchlist--header")
+        style = self._styles["watchlist--header"]
         text = " ".join(_cell(title, w, a) for title, w, a in COLUMNS)
         return Strip([Segment(text, style)]).adjust_cell_length(width, style)
 
     def _render_row(self, row: _Row, is_cursor: bool, width: int) -> Strip:
-        base = self.rich_style
+        styles = self._styles
+        base = self._base_style
         if is_cursor:
-            base = base + self.get_component_rich_style("watchlist--cursor")
-        muted = base + self.get_component_rich_style("watchlist--muted")
+            base = base + styles["watchlist--cursor"]
+        muted = base + styles["watchlist--muted"]
         widths = [c[1] for c in COLUMNS]
         segments = [Segment(_cell(row.symbol, widths[0], "<") + " ", base)]
         q = row.quote
         if row.status == "unknown":
-            style = base + self.get_component_rich_style("watchlist--unknown")
+            style = base + styles["watchlist--unknown"]
             segments.append(Segment("unknown symbol on this venue", style))
             return Strip(segments).adjust_cell_length(width, base)
         if q is None:
@@ -229,9 +243,7 @@ class Watchlist(ScrollView, can_focus=True):
             return Strip(segments).adjust_cell_length(width, base)
         segments.extend(self._last_segments(row, base, widths[1]))
         change = q.change_pct
-        trend = base + self.get_component_rich_style(
-            "watchlist--up" if (change or 0) >= 0 else "watchlist--down"
-        )
+        trend = base + styles["watchlist--up" if (change or 0) >= 0 else "watchlist--down"]
         segments.append(Segment(" " + _cell(fmt.percent(change), widths[2], ">") + " ", trend))
         segments.append(Segment(_cell(fmt.price(q.bid), widths[3], ">") + " ", base))
         segments.append(Segment(_cell(fmt.price(q.ask), widths[4], ">") + " ", base))
@@ -246,8 +258,8 @@ class Watchlist(ScrollView, can_focus=True):
         if row.flash_from < 0 or row.flash_until <= time.monotonic():
             return [Segment(cell, base)]
         split = len(cell) - len(text) + row.flash_from
-        flash = base + self.get_component_rich_style(
-            "watchlist--flash-up" if row.flash_up else "watchlist--flash-down"
+        flash = (
+            base + self._styles["watchlist--flash-up" if row.flash_up else "watchlist--flash-down"]
         )
         return [Segment(cell[:split], base), Segment(cell[split:], flash)]
 

@@ -8,6 +8,7 @@ Only rows on screen are rendered, which is what reaches a user.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -64,6 +65,7 @@ async def measure() -> dict[str, object]:
             symbols = list(base)
             rng = random.Random(1)
             watchlist.latencies = []
+            cpu0, wall0 = time.process_time(), time.perf_counter()
             interval = 0.01
             per_slot = SYMBOLS * RATE * interval
             published = 0
@@ -87,6 +89,7 @@ async def measure() -> dict[str, object]:
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             await pilot.pause(0.1)
+            cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
             lat = watchlist.latencies
             watchlist.latencies = None
             await engine.stop()
@@ -98,6 +101,8 @@ async def measure() -> dict[str, object]:
         "max": round(max(ms), 2),
         "samples": len(ms),
         "published_per_s": round(published / SECONDS),
+        "cpu_percent_of_one_core": round(cpu * 100),
+        "fps_cap": int(os.environ.get("TEXTUAL_FPS", "60")),
         "target_p99": 16.0,
     }
 

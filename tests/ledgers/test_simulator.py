@@ -13,10 +13,10 @@ from ledgers.clock import ManualClock
 from ledgers.market import Candle, Tick
 from ledgers.sources.base import MarketSource, UnknownSymbolError
 from ledgers.sources.sim import BACKFILL_HORIZONS, SimMarket
+from ledgers.sources.sim.path import EPOCH
 from ledgers.timeframes import TIMEFRAMES
 
 START = datetime(2026, 6, 1, 12, 30, 15, tzinfo=UTC)  # deliberately not on a bar boundary
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def market(seed: int = 7, start: datetime = START, **options: object) -> SimMarket:
@@ -29,13 +29,12 @@ def advance(sim: SimMarket, seconds: float) -> None:
     clock.advance(seconds)
 
 
-async def play(sim: SimMarket, steps: int, symbols: list[str] | None = None) -> list[Tick]:
+async def play(sim: SimMarket, steps: int) -> list[Tick]:
     """Ticks from calling fetch_ticks once a second for ``steps`` seconds after a first call."""
-    wanted = symbols or sim.universe
-    ticks = await sim.fetch_ticks(wanted)
+    ticks = await sim.fetch_ticks(sim.universe)
     for _ in range(steps):
         advance(sim, 1)
-        ticks += await sim.fetch_ticks(wanted)
+        ticks += await sim.fetch_ticks(sim.universe)
     return ticks
 
 
@@ -51,12 +50,8 @@ def history() -> tuple[SimMarket, Series]:
     return sim, series
 
 
-def closes(bars: list[Candle]) -> np.ndarray:
-    return np.array([bar.close for bar in bars])
-
-
 def log_returns(bars: list[Candle]) -> np.ndarray:
-    return np.diff(np.log(closes(bars)))
+    return np.diff(np.log([bar.close for bar in bars]))
 
 
 # --- determinism -------------------------------------------------------------------------------
@@ -106,7 +101,7 @@ def test_price_is_a_pure_function_of_time() -> None:
 
 async def test_books_are_deterministic_and_match_the_tick() -> None:
     one, other = market(), market()
-    tick = next(t for t in await one.fetch_ticks(["BTC/AUD"]))
+    (tick,) = await one.fetch_ticks(["BTC/AUD"])
     book = await one.fetch_book("BTC/AUD")
     assert book == await other.fetch_book("BTC/AUD")
     assert (book.bids[0][0], book.asks[0][0]) == (tick.bid, tick.ask)
@@ -125,6 +120,7 @@ async def test_books_are_ordered_and_never_crossed() -> None:
         assert all(a < b for a, b in zip(asks, asks[1:], strict=False))
         assert bids[0] < asks[0]
         spec = instruments[symbol]
+        assert spec.min_amount is not None and spec.amount_precision is not None
         for _, size in book.bids + book.asks:
             assert size >= spec.min_amount
             lots = size / spec.amount_precision
@@ -235,6 +231,11 @@ async def test_two_hundred_symbols() -> None:
     ticks = await sim.fetch_ticks(sim.universe)
     assert len(ticks) == 200 and all(t.bid is not None and t.bid < t.ask for t in ticks)  # type: ignore[operator]
     assert len((await sim.fetch_book("SIM200/AUD")).asks) == 20
+    # Bars of a coin do not depend on how many coins are listed or asked for alongside it.
+    since = dict.fromkeys(TIMEFRAMES, START - timedelta(hours=3))
+    wide = sim.backfill(["SIM150/AUD", "BTC/AUD"], START, since=since)
+    narrow = market().backfill(["BTC/AUD"], START, since=since)
+    assert [c for c in wide if c.symbol == "BTC/AUD"] == narrow
 
 
 # --- character of the path ---------------------------------------------------------------------

@@ -31,6 +31,7 @@ BACKFILL_HORIZONS: dict[str, timedelta] = {
 }
 _MINUTE_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length < 3600]
 _HOUR_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length >= 3600]
+_CHUNK_HOURS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,52 +51,67 @@ class Bars:
         return (self.first + np.arange(self.open.shape[1])) * self.seconds
 
 
-def minute_bars(tape: Tape, first_hour: int, end: float) -> Bars:
-    """Closed minute bars from ``first_hour`` up to ``end`` and the minute forming at ``end``."""
+def minute_bars(tape: Tape, first_hour: int, end: float, width: int) -> Bars:
+    """Closed minute bars of the first ``width`` coins from ``first_hour`` up to ``end``, and
+    the minute forming at ``end``."""
     second = math.floor(end)
     minute = second // STEPS
-    hours = hour_paths(tape.seed, tape.grid, first_hour, minute // STEPS + 1)
-    closed = minute - first_hour * STEPS
+    last_hour = minute // STEPS
 
-    def flat(values: np.ndarray) -> np.ndarray:  # (hours, coins, 60) -> (coins, closed)
-        return values.transpose(1, 0, 2).reshape(values.shape[1], -1)[:, :closed]
+    def flat(values: np.ndarray) -> np.ndarray:  # (hours, coins, 60) -> (coins, minutes)
+        return values.transpose(1, 0, 2).reshape(values.shape[1], -1)
+
+    # A day of minute paths at a time keeps the working arrays small for wide universes.
+    days = []
+    for start in range(first_hour, last_hour + 1, _CHUNK_HOURS):
+        stop = min(start + _CHUNK_HOURS, last_hour + 1)
+        hours = hour_paths(tape.seed, tape.grid, start, stop, width)
+        days.append(
+            [
+                flat(values)
+                for values in (
+                    hours.path[..., :-1],
+                    hours.high,
+                    hours.low,
+                    hours.path[..., 1:],
+                    hours.volume,
+                )
+            ]
+        )
+    closed = minute - first_hour * STEPS
+    closed_bars = tuple(
+        np.concatenate(column, axis=1)[:, :closed] for column in zip(*days, strict=True)
+    )
 
     # The forming minute: its seconds up to ``end`` and the (interpolated) price at ``end``.
     played = tape.minute(minute)
+    path, volume = played.path[:width], played.volume[:width]
     at = second % STEPS
-    last = tape.log_mid(end)
-    traded = played.cum_volume[:, at] + (end - second) * played.volume[:, at]
+    last = tape.log_mid(end)[:width]
     forming = (
-        played.path[:, 0],
-        np.maximum(played.path[:, : at + 1].max(axis=1), last),
-        np.minimum(played.path[:, : at + 1].min(axis=1), last),
+        path[:, 0],
+        np.maximum(path[:, : at + 1].max(axis=1), last),
+        np.minimum(path[:, : at + 1].min(axis=1), last),
         last,
-        traded,
-    )
-    closed_bars = (
-        flat(hours.path[..., :-1]),
-        flat(hours.high),
-        flat(hours.low),
-        flat(hours.path[..., 1:]),
-        flat(hours.volume),
+        played.cum_volume[:width, at] + (end - second) * volume[:, at],
     )
     return _with_forming(first_hour * STEPS, 60, closed_bars, forming)
 
 
 def hour_bars(tape: Tape, first_hour: int, end: float, minutes: Bars) -> Bars:
     """Closed hour bars from ``first_hour`` and the hour forming at ``end``, whose figures come
-    from ``minutes`` (minute bars from some whole hour up to ``end``)."""
+    from ``minutes`` (minute bars from some whole hour up to ``end``), for the same coins."""
     hour = math.floor(end) // 3600
-    span = tape.grid.span(first_hour, hour) if hour > first_hour else None
+    width = minutes.open.shape[0]
     skip = hour * STEPS - minutes.first
     this_hour = Bars(hour * STEPS, 60, *(values[:, skip:] for values in _fields(minutes)))
     current = aggregate(this_hour, STEPS)
     forming = tuple(values[:, -1] for values in _fields(current))
-    if span is None:
-        count = len(tape.grid.beta)
-        closed_bars = tuple(np.empty((count, 0)) for _ in range(5))
-    else:
+    if hour > first_hour:
+        span = tape.grid.span(first_hour, hour, width)
         closed_bars = (span.open, span.high, span.low, span.close, span.volume)
+    else:
+        closed_bars = tuple(np.empty((width, 0)) for _ in range(5))
     return _with_forming(first_hour, 3600, closed_bars, forming)
 
 
@@ -147,15 +163,18 @@ def _with_forming(
     return Bars(first, seconds, *columns)
 
 
-def backfill_bars(tape: Tape, end: float, first_opens: dict[str, float]) -> dict[str, Bars]:
-    """Bars of each timeframe in ``first_opens`` (earliest wanted bar open) up to ``end``."""
+def backfill_bars(
+    tape: Tape, end: float, first_opens: dict[str, float], width: int
+) -> dict[str, Bars]:
+    """Bars of the first ``width`` coins for each timeframe in ``first_opens`` (the earliest
+    wanted bar open) up to ``end``."""
     hour = math.floor(end) // 3600
     minute_frames = [tf for tf in _MINUTE_FRAMES if tf in first_opens]
     hour_frames = [tf for tf in _HOUR_FRAMES if tf in first_opens]
     # Hour-aligned minute units suit every minute frame; day-aligned hours suit every hour one.
     earliest = {tf: min(first_opens[tf], end) for tf in first_opens}
     first_minute_hour = min([hour] + [math.floor(earliest[tf] / 3600) for tf in minute_frames])
-    minutes = minute_bars(tape, first_minute_hour, end)
+    minutes = minute_bars(tape, first_minute_hour, end, width)
     result = {tf: aggregate(minutes, TIMEFRAMES[tf] // 60) for tf in minute_frames}
     if hour_frames:
         first_day = min(math.floor(earliest[tf] / 86_400) for tf in hour_frames)

@@ -1,7 +1,7 @@
 """Paths inside an hour (minute by minute) and inside a minute (second by second).
 
-Each level is a Brownian bridge between endpoints the coarser level already fixed, drawn from a
-stream keyed by the hour or minute index. The coarser level also fixed the bar's high and low,
+Each level is a Brownian bridge between endpoints the coarser level already fixed, drawn from
+streams keyed by the day (for minutes) or the minute (for seconds). The coarser level also fixed the bar's high and low,
 so the bridge is stretched or shrunk to stay inside them, and the extremes are then placed
 exactly: an hour's high is the highest of its minute highs, and a minute's high is reached by
 one of its seconds. Bars of every timeframe therefore agree with each other and with the ticks.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ledgers.sources.sim.path import VOLUME_MOVE, HourGrid, range_excess
-from ledgers.sources.sim.streams import Stream, exponentials, generator
+from ledgers.sources.sim.streams import Stream, generator
 
 STEPS = 60  # minutes in an hour, seconds in a minute
 _STRETCH_CAP = 3.0  # the most a bridge's excursions are stretched towards the drawn extreme
@@ -22,6 +22,7 @@ _WICK = 0.6  # the stretched path stops this many step sigmas short of the extre
 _VOLUME_NOISE = 0.5  # lognormal sigma of each step's share of volume
 _TIMES = np.arange(STEPS + 1) / STEPS
 _STEP_INDEX = np.arange(STEPS + 1)
+_DAY_HOURS = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,6 @@ class HourPaths:
 class MinutePath:
     """Every coin's second path through one minute; arrays are (coins, ...)."""
 
-    minute: int
     path: np.ndarray  # (coins, 61) log mid at each second boundary
     volume: np.ndarray  # (coins, 60)
     cum_volume: np.ndarray  # (coins, 61)
@@ -113,19 +113,39 @@ def _cumulative(volume: np.ndarray) -> np.ndarray:
     return cum
 
 
-def hour_paths(seed: int, grid: HourGrid, first: int, stop: int) -> HourPaths:
-    """Minute paths and minute bars of hours [first, stop)."""
-    span = grid.span(first, stop)
-    hours, coins = stop - first, len(grid.beta)
-    factor = np.empty((hours, STEPS))
-    # Per coin and minute: diffusion, two pairs for the high and low draws, volume noise.
-    own = np.empty((hours, coins, 6, STEPS))
-    for k in range(hours):
-        draws = generator(seed, Stream.MINUTES, first + k)
-        factor[k] = draws.standard_normal(STEPS)
-        own[k] = draws.standard_normal((coins, 6, STEPS))
-    shocks = grid.idio[:, None] * own[:, :, 0]
-    shocks += grid.beta[:, None] * factor[:, None, :]
+def _minute_draws(
+    seed: int, first: int, stop: int, coins: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Minute-level randomness of hours [first, stop), drawn a UTC day at a time.
+
+    Returns the market factor (hours, 60), per-coin normals (hours, coins, 2, 60) for the
+    path and the volume, and per-coin Exp(1) (hours, coins, 2, 60) for the minute highs and
+    lows. Each coin's draws follow the earlier coins' in the day's streams, so fewer coins give
+    exactly the same draws for the coins they keep.
+    """
+    factor, normals, exponentials = [], [], []
+    for day in range(first // _DAY_HOURS, (stop - 1) // _DAY_HOURS + 1):
+        hours = slice(max(first - day * _DAY_HOURS, 0), min(stop - day * _DAY_HOURS, _DAY_HOURS))
+        shape = (coins, _DAY_HOURS, 2, STEPS)
+        draws = generator(seed, Stream.MINUTES, day, 0)
+        factor.append(draws.standard_normal((_DAY_HOURS, STEPS))[hours])
+        normals.append(draws.standard_normal(shape)[:, hours].swapaxes(0, 1))
+        extremes = generator(seed, Stream.MINUTES, day, 1).standard_exponential(shape)
+        exponentials.append(extremes[:, hours].swapaxes(0, 1))
+    return np.concatenate(factor), np.concatenate(normals), np.concatenate(exponentials)
+
+
+def hour_paths(
+    seed: int, grid: HourGrid, first: int, stop: int, width: int | None = None
+) -> HourPaths:
+    """Minute paths and minute bars of hours [first, stop), for the first ``width`` coins
+    (a narrower width gives exactly the same paths for the coins it keeps)."""
+    coins = len(grid.beta) if width is None else width
+    span = grid.span(first, stop, coins)
+    beta, idio = grid.beta[:coins, None], grid.idio[:coins, None]
+    factor, own, extremes = _minute_draws(seed, first, stop, coins)
+    shocks = idio * own[:, :, 0]
+    shocks += beta * factor[:, None, :]
     opens, closes = span.open.T, span.close.T
     high, low, sigma, jump = span.high.T, span.low.T, span.sigma.T, span.jump.T
     jump_minute = np.minimum(span.jump_at.T // 60, STEPS).astype(np.int64)
@@ -143,8 +163,8 @@ def hour_paths(seed: int, grid: HourGrid, first: int, stop: int) -> HourPaths:
     anchor_low[at_jump] += np.minimum(jump[jumped], 0.0)
     step_sigma = sigma / np.sqrt(STEPS)
     spread = step_sigma[..., None]
-    up = range_excess(starts, ends, spread, exponentials(own[:, :, 1], own[:, :, 2]))
-    down = range_excess(-starts, -ends, spread, exponentials(own[:, :, 3], own[:, :, 4]))
+    up = range_excess(starts, ends, spread, extremes[:, :, 0])
+    down = range_excess(-starts, -ends, spread, extremes[:, :, 1])
     minute_high = anchor_high + up
     minute_low = anchor_low - down
     np.minimum(minute_high, high[..., None], out=minute_high)
@@ -152,8 +172,8 @@ def hour_paths(seed: int, grid: HourGrid, first: int, stop: int) -> HourPaths:
     np.put_along_axis(minute_high, anchor_high.argmax(axis=-1)[..., None], high[..., None], -1)
     np.put_along_axis(minute_low, anchor_low.argmin(axis=-1)[..., None], low[..., None], -1)
 
-    normal_sigma = np.broadcast_to(grid.sigma_hour / np.sqrt(STEPS), sigma.shape)
-    volume = _volume_shares(path, normal_sigma, own[:, :, 5])
+    normal_sigma = np.broadcast_to(grid.sigma_hour[:coins] / np.sqrt(STEPS), sigma.shape)
+    volume = _volume_shares(path, normal_sigma, own[:, :, 1])
     volume *= span.volume.T[..., None]
     return HourPaths(
         first=first,
@@ -198,4 +218,4 @@ def minute_path(seed: int, grid: HourGrid, hour: HourPaths, minute: int) -> Minu
 
     normal_sigma = grid.sigma_hour / STEPS
     volume = hour.volume[0, :, at, None] * _volume_shares(path, normal_sigma, own[:, 1])
-    return MinutePath(minute=minute, path=path, volume=volume, cum_volume=_cumulative(volume))
+    return MinutePath(path=path, volume=volume, cum_volume=_cumulative(volume))

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ledgers.clock import Clock, WallClock
-from ledgers.market import BookSnapshot, Candle, Instrument, Tick
+from ledgers.market import BookSnapshot, Candle, Instrument, Tick, utc
 from ledgers.sources.base import UnknownSymbolError
 from ledgers.sources.sim.bars import (
     BACKFILL_HORIZONS,
@@ -19,9 +19,9 @@ from ledgers.sources.sim.bars import (
     to_candles,
 )
 from ledgers.sources.sim.book import depth_side, level_unit
-from ledgers.sources.sim.path import HourGrid
+from ledgers.sources.sim.path import EPOCH, HourGrid
 from ledgers.sources.sim.streams import Stream, generator
-from ledgers.sources.sim.tape import DAY, Tape, seconds_since_epoch, to_datetime
+from ledgers.sources.sim.tape import DAY, Tape, seconds_since_epoch
 from ledgers.sources.sim.universe import VENUE, CoinTable, build_coins, instrument
 from ledgers.timeframes import TIMEFRAMES, seconds
 
@@ -50,8 +50,10 @@ class SimMarket:
     ) -> None:
         if seed < 0:
             raise ValueError(f"seed must be non-negative, got {seed}")
-        if not 0 < tick_seconds <= 3600:
-            raise ValueError(f"tick_seconds must be in (0, 3600], got {tick_seconds}")
+        # Steps count whole microseconds, like datetimes, so step boundaries are exact.
+        self._step_length = timedelta(seconds=tick_seconds)
+        if self._step_length <= timedelta(0):
+            raise ValueError(f"tick_seconds must be at least a microsecond, got {tick_seconds}")
         self.seed = seed
         self.quote = quote
         self.clock = clock or WallClock()
@@ -96,7 +98,8 @@ class SimMarket:
         if symbol not in self._index:
             raise UnknownSymbolError(symbol, VENUE)
         index = self._index[symbol]
-        t = self._step(self.clock.now()) * self.tick_seconds
+        step = self._step(self.clock.now())
+        t = self._seconds(step)
         quotes = self._tape.quotes(t)
         coin = self._coins[index]
         bid, ask = float(quotes.bid[index]), float(quotes.ask[index])
@@ -105,7 +108,7 @@ class SimMarket:
         return BookSnapshot(
             venue=VENUE,
             symbol=symbol,
-            ts=to_datetime(t),
+            ts=EPOCH + step * self._step_length,
             bids=depth_side(coin, bid, -1, depth, unit, draws[0]),
             asks=depth_side(coin, ask, +1, depth, unit, draws[1]),
         )
@@ -127,10 +130,11 @@ class SimMarket:
         if end < first_open:
             return []
         hour = math.floor(end) // 3600
+        width = index + 1  # coins after this one never change it, so they are not computed
         if length < 3600:
-            bars = aggregate(minute_bars(self._tape, first_open // 3600, end), length // 60)
+            bars = aggregate(minute_bars(self._tape, first_open // 3600, end, width), length // 60)
         else:
-            minutes = minute_bars(self._tape, hour, end)
+            minutes = minute_bars(self._tape, hour, end, width)
             hours = hour_bars(self._tape, first_open // 86_400 * 24, end, minutes)
             bars = aggregate(hours, length // 3600)
         scale = self._tape.coins.price_scale
@@ -152,7 +156,8 @@ class SimMarket:
             first_opens[timeframe] = max(first, 0.0)
         if not coins:
             return []
-        bars = backfill_bars(self._tape, t_end, first_opens)
+        width = max(index for index, _ in coins) + 1
+        bars = backfill_bars(self._tape, t_end, first_opens, width)
         scale = self._tape.coins.price_scale
         candles: list[Candle] = []
         for timeframe in TIMEFRAMES:
@@ -171,19 +176,23 @@ class SimMarket:
             raise UnknownSymbolError(symbol, VENUE) from None
 
     def _step(self, now: datetime) -> int:
-        return math.floor(seconds_since_epoch(now) / self.tick_seconds)
+        seconds_since_epoch(now)  # refuses times before the epoch
+        return (utc(now) - EPOCH) // self._step_length
+
+    def _seconds(self, step: int) -> float:
+        return (step * self._step_length) / timedelta(seconds=1)
 
     def _ticks_at(self, step: int, symbols: list[str]) -> list[Tick]:
         if not symbols:
             return []
         tape = self._tape
-        t = step * self.tick_seconds
+        t = self._seconds(step)
         quotes = tape.quotes(t)
         day_ago = tape.mid(t - DAY)
         base_volume, quote_volume = tape.day_volume(t)
-        traded = tape.traded_between(t - self.tick_seconds, t)
+        traded = tape.traded_between(self._seconds(step - 1), t)
         change = (quotes.mid / day_ago - 1.0) * 100.0
-        ts = to_datetime(t)
+        ts = EPOCH + step * self._step_length
         out = []
         for symbol in symbols:
             i = self._index[symbol]

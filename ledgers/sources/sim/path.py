@@ -72,9 +72,8 @@ def range_excess(a: np.ndarray, b: np.ndarray, sigma: np.ndarray, e: np.ndarray)
 
 @dataclass(frozen=True, slots=True)
 class HourSpan:
-    """Hours ``first`` .. ``first + n - 1`` of every coin, in log-price; arrays are (coins, n)."""
+    """Consecutive hours of the first coins, in log-price; arrays are (coins, hours)."""
 
-    first: int
     open: np.ndarray
     close: np.ndarray
     high: np.ndarray
@@ -83,7 +82,6 @@ class HourSpan:
     sigma: np.ndarray  # diffusive standard deviation of the hour's log move
     jump: np.ndarray  # log size of the hour's jump, 0 when none
     jump_at: np.ndarray  # seconds into the hour the jump happens, 3600 when none
-    regime: np.ndarray  # (n,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +101,12 @@ class _Jumps:
     at: np.ndarray  # seconds into the hour
 
     def dense(self, coins: int, hours: slice) -> tuple[np.ndarray, np.ndarray]:
-        """Jump sizes (0 when none) and times (3600 when none) as (coins, hours) arrays."""
+        """Jump sizes (0 when none) and times (3600 when none) of the first ``coins`` coins as
+        (coins, hours) arrays."""
         size = np.zeros((coins, hours.stop - hours.start))
         at = np.full(size.shape, 3600.0)
-        inside = np.flatnonzero((self.hour >= hours.start) & (self.hour < hours.stop))
+        wanted = (self.coin < coins) & (self.hour >= hours.start) & (self.hour < hours.stop)
+        inside = np.flatnonzero(wanted)
         coin, hour = self.coin[inside], self.hour[inside] - hours.start
         np.add.at(size, (coin, hour), self.size[inside])  # two jumps in one hour add up
         # When two land in one hour the later event (a coin's own jump) sets the time; numpy
@@ -141,14 +141,15 @@ class _Ranges:
 class HourGrid:
     """Hourly log mids, ranges and volumes of every coin, generated on demand."""
 
-    def __init__(self, seed: int, coins: CoinTable, keep_blocks: int = 14) -> None:
-        # Fourteen blocks (420 days) hold a year of daily bars; ranges are kept for fewer since
-        # only backfills reach far back and they are cheap to redraw.
+    def __init__(self, seed: int, coins: CoinTable, memory_mb: float = 32.0) -> None:
+        # Up to fourteen blocks (420 days: a year of daily bars) stay in memory, fewer for a big
+        # universe; ranges are kept for fewer still, since only backfills reach far back.
         self._seed = seed
         self._coins = coins
-        self._keep = keep_blocks
-        self._keep_ranges = 4
         count = len(coins.vol)
+        block_mb = count * (BLOCK_HOURS + 1) * 8 / 1e6
+        self._keep = int(min(14, max(2, memory_mb // block_mb)))
+        self._keep_ranges = 4
         coin_jump_rate = coins.jumps_per_month * BLOCK_HOURS / 720.0
         self._coin_jump_p = np.minimum(coin_jump_rate / _COIN_JUMP_SLOTS, 1.0)
         self._market_jump_p = _MARKET_JUMPS_PER_MONTH * BLOCK_HOURS / 720.0 / _MARKET_JUMP_SLOTS
@@ -170,42 +171,40 @@ class HourGrid:
         # each state exactly once, and the caches must not be evicted under a reader.
         self._lock = threading.RLock()
 
-    def span(self, first: int, stop: int) -> HourSpan:
-        """Hours [first, stop) with their ranges and volumes."""
+    def span(self, first: int, stop: int, width: int | None = None) -> HourSpan:
+        """Hours [first, stop) of the first ``width`` coins (all by default), with ranges."""
         if first < 0:
             raise ValueError("the simulated market has no history before " + EPOCH.isoformat())
+        count = len(self.beta) if width is None else width
         parts: list[tuple[_Block, _Ranges, slice]] = []
         for index in range(first // BLOCK_HOURS, (stop - 1) // BLOCK_HOURS + 1):
             block = self._block(index)
             low = max(first - index * BLOCK_HOURS, 0)
             high = min(stop - index * BLOCK_HOURS, BLOCK_HOURS)
-            parts.append((block, self._ranges(index, block), slice(low, high)))
+            parts.append((block, self._ranges(index, block, count), slice(low, high)))
 
         def gather(pick: Callable[[_Block, _Ranges, slice], np.ndarray]) -> np.ndarray:
             arrays = [pick(block, ranges, hours) for block, ranges, hours in parts]
             return arrays[0] if len(arrays) == 1 else np.concatenate(arrays, axis=-1)
 
         regime = gather(lambda b, r, s: b.regime[s])
-        opens = gather(lambda b, r, s: b.log_mid[:, s])
-        closes = gather(lambda b, r, s: b.log_mid[:, s.start + 1 : s.stop + 1])
-        count = len(self.beta)
+        opens = gather(lambda b, r, s: b.log_mid[:count, s])
+        closes = gather(lambda b, r, s: b.log_mid[:count, s.start + 1 : s.stop + 1])
         dense = [block.jumps.dense(count, hours) for block, _, hours in parts]
         jump = np.concatenate([size for size, _ in dense], axis=1)
         jump_at = np.concatenate([at for _, at in dense], axis=1)
         before_jump = closes - jump
-        high_excess = gather(lambda b, r, s: r.high_excess[:, s])
-        low_excess = gather(lambda b, r, s: r.low_excess[:, s])
+        high_excess = gather(lambda b, r, s: r.high_excess[:count, s])
+        low_excess = gather(lambda b, r, s: r.low_excess[:count, s])
         return HourSpan(
-            first=first,
             open=opens,
             close=closes,
             high=np.maximum(opens, before_jump) + np.maximum(jump, 0.0) + high_excess,
             low=np.minimum(opens, before_jump) + np.minimum(jump, 0.0) - low_excess,
-            volume=gather(lambda b, r, s: r.volume[:, s]).astype(np.float64),
-            sigma=self.sigma_hour[:, None] * REGIME_VOL[regime],
+            volume=gather(lambda b, r, s: r.volume[:count, s]).astype(np.float64),
+            sigma=self.sigma_hour[:count, None] * REGIME_VOL[regime],
             jump=jump,
             jump_at=jump_at,
-            regime=regime,
         )
 
     def regime(self, hour: int) -> int:
@@ -298,35 +297,36 @@ class HourGrid:
             *(np.concatenate(pair) for pair in zip(market_events, coin_events, strict=True))
         )
 
-    def _ranges(self, index: int, block: _Block) -> _Ranges:
+    def _ranges(self, index: int, block: _Block, width: int) -> _Ranges:
         with self._lock:
-            return self._cached_ranges(index, block)
+            return self._cached_ranges(index, block, width)
 
-    def _cached_ranges(self, index: int, block: _Block) -> _Ranges:
+    def _cached_ranges(self, index: int, block: _Block, width: int) -> _Ranges:
         ranges = self._range_cache.get(index)
-        if ranges is not None:
+        if ranges is not None and len(ranges.volume) >= width:
             self._range_cache.move_to_end(index)
             return ranges
         # Exp(1) draws for the high and low and a normal for volume noise, from two keyed
-        # generators so that each coin's draws keep their place however many coins follow.
-        count = len(self.beta)
+        # generators. Only the first ``width`` coins are drawn: later coins' draws follow theirs
+        # in each stream, so drawing more coins later repeats these exactly.
         spread = generator(self._seed, Stream.HOUR_RANGES, index, 0).standard_exponential(
-            (count, 2, BLOCK_HOURS)
+            (width, 2, BLOCK_HOURS)
         )
         noise = generator(self._seed, Stream.HOUR_RANGES, index, 1).standard_normal(
-            (count, BLOCK_HOURS)
+            (width, BLOCK_HOURS)
         )
-        opens, closes = block.log_mid[:, :-1], block.log_mid[:, 1:]
-        sigma = self.sigma_hour[:, None] * REGIME_VOL[block.regime]
-        jump, _ = block.jumps.dense(count, slice(0, BLOCK_HOURS))
+        opens, closes = block.log_mid[:width, :-1], block.log_mid[:width, 1:]
+        sigma_hour = self.sigma_hour[:width, None]
+        jump, _ = block.jumps.dense(width, slice(0, BLOCK_HOURS))
         before_jump = closes - jump
+        sigma = sigma_hour * REGIME_VOL[block.regime]
         high = range_excess(opens, before_jump, sigma, spread[:, 0])
         low = range_excess(-opens, -before_jump, sigma, spread[:, 1])
         move = np.abs(closes - opens)
-        move *= (VOLUME_MOVE / self.sigma_hour)[:, None]
+        move *= VOLUME_MOVE / sigma_hour
         move += 1.0
         move *= np.exp(_VOLUME_NOISE * noise - 0.5 * _VOLUME_NOISE**2)
-        move *= (60.0 / _VOLUME_NORM * self._coins.minute_volume)[:, None]
+        move *= 60.0 / _VOLUME_NORM * self._coins.minute_volume[:width, None]
         ranges = _Ranges(
             high.astype(np.float32),
             low.astype(np.float32),
