@@ -101,6 +101,7 @@ class EngineSettings(_Section):
     flush_seconds: float = Field(1.0, gt=0, description="write-behind flush interval")
     candle_seconds: float = Field(5.0, gt=0, description="candle building interval")
     instruments_seconds: float = Field(3600.0, gt=0, description="instrument list refresh")
+    job_run_days: float = Field(7.0, gt=0, description="days of job-run history to keep")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from engine.api import Snapshot, TableStats, WatchRow
@@ -95,6 +95,7 @@ class LocalEngine:
             s.engine.flush_seconds,
             "write buffered rows to the database",
         )
+        self.jobs.add("store.prune", self._prune, 3600.0, "drop job-run history past its retention")
         self.bus.publish(self._mode())
         if self.feed.source.simulated:
             # The simulator answers at once: the first paint can show prices.
@@ -123,6 +124,12 @@ class LocalEngine:
 
     async def wait_ready(self) -> None:
         await self._ready.wait()
+
+    async def _prune(self) -> int:
+        if self.writer.store is None:
+            return 0
+        keep = timedelta(days=self.settings.engine.job_run_days)
+        return await self.writer.store.prune_job_runs(self.clock.now() - keep)
 
     async def run_once(self) -> list[JobStatus]:
         """Run every job once, in order, after storage is ready (``omc-engine --once``)."""

@@ -137,6 +137,16 @@ class LedgerStore:
     async def record_job_runs(self, runs: Sequence[JobRunRecord]) -> int:
         return await self._write(JOB_RUNS, runs, job_run_row)
 
+    async def prune_job_runs(self, before: datetime) -> int:
+        """Delete job runs that started before ``before``; returns how many went."""
+        from sqlalchemy import delete
+
+        from ledgers.schema import JobRun
+
+        async with self.db.engine.begin() as conn:
+            result = await conn.execute(delete(JobRun).where(JobRun.started_at < before))
+        return int(result.rowcount or 0)
+
     async def upsert_instruments(self, instruments: Sequence[Instrument], now: datetime) -> int:
         def row(i: Instrument) -> tuple[Any, ...]:
             return (

@@ -155,6 +155,9 @@ class _Layout:
         return _level(price, self.low, self.high, levels)
 
 
+MAX_BARS = 2000  # far more than the widest terminal shows
+
+
 class CandleChart(Widget):
     """Candles (or a close line) of one symbol with volume, newest bar at the right edge."""
 
@@ -213,6 +216,8 @@ class CandleChart(Widget):
                 self._invalidate()
         elif not self._bars or bar.ts > self._bars[-1].ts:
             self._bars.append(bar)
+            if len(self._bars) > MAX_BARS:  # a desk left open for days must not grow forever
+                del self._bars[: len(self._bars) - MAX_BARS]
             self._invalidate()
         # An older ts is a late tick for a closed bar; the stored bar already has the final say.
 

@@ -52,14 +52,26 @@ class StatusBar(Widget):
         return self._feeds.get(name)
 
     def render(self) -> Text:
+        full = self._status_text(compact=False)
+        return full if full.cell_len <= self.size.width else self._status_text(compact=True)
+
+    def _status_text(self, *, compact: bool) -> Text:
+        """Every job and feed by name; compact keeps names only for what is not healthy."""
         text = Text(" ")
+        if compact:
+            text.append("jobs ")
         for name, (state, _) in self._jobs.items():
-            short = name.split(".", 1)[-1]
-            text.append("● ", style=_JOB_STYLE.get(state, ""))
-            text.append(f"{short} ", style="bold red" if state == "error" else "")
+            text.append("●" if compact else "● ", style=_JOB_STYLE.get(state, ""))
+            if not compact:
+                text.append(f"{name.split('.', 1)[-1]} ")
+        if compact:
+            failing = [n for n, (state, _) in self._jobs.items() if state == "error"]
+            text.append(f" {' '.join(failing)} failed " if failing else " ", style="bold red")
         text.append("│", style="dim")
         for feed in self._feeds.values():
+            healthy = feed.status == "ok"
             text.append(f" {feed.feed} ")
-            text.append(feed.status, style=_FEED_STYLE.get(feed.status, ""))
-            text.append(" ")
+            text.append(
+                "●" if compact and healthy else feed.status, style=_FEED_STYLE.get(feed.status, "")
+            )
         return text

@@ -7,7 +7,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from tests.bench.terminal import Terminal, omc_command
+from tests.terminal import Terminal, omc_command
 
 PRICE = re.compile(rb"BTC/AUD\s+[\d,]+\.\d{2}")
 

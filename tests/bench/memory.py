@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.bench.terminal import Terminal, omc_command
+from tests.terminal import Terminal, omc_command
 
 SPEED = 60
 

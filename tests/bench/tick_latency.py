@@ -39,23 +39,9 @@ async def measure() -> dict[str, object]:
             database={"url": f"sqlite:///{Path(tmp) / 'b.db'}"},
         )
         engine = LocalEngine(s, schedule=False)
-        s.market.watchlist = [
-            f"{b}/AUD"
-            for b in (
-                "BTC",
-                "ETH",
-                "SOL",
-                "XRP",
-                "ADA",
-                "DOGE",
-                "DOT",
-                "LTC",
-                "LINK",
-                "AVAX",
-                "TRX",
-                "XLM",
-            )
-        ] + [f"SIM{i:03d}/AUD" for i in range(13, SYMBOLS + 1)]
+        s.market.watchlist = config.DEFAULT_WATCHLIST + [
+            f"SIM{i:03d}/AUD" for i in range(13, SYMBOLS + 1)
+        ]
         app = DeskApp(engine, s.desk)
         async with app.run_test(size=(160, 48)) as pilot:
             await engine.wait_ready()

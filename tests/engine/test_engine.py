@@ -195,3 +195,34 @@ async def test_offline_engine_switches_to_the_simulated_market(
         r.quote is not None and r.quote.venue == "sim" for r in snap.watchlist if r.status == "ok"
     )
     assert len(bars) > 200  # the simulator backfilled history for the chart
+
+
+async def test_restart_continues_the_forming_bar(
+    db_url: str, fake: FakeExchange, clock: ManualClock
+) -> None:
+    first = await started(db_url, fake, clock)
+    fake.set_price("BTC/AUD", 100.0)
+    await first.run_job("market.tickers")
+    fake.set_price("BTC/AUD", 120.0)
+    clock.advance(10)
+    await first.run_job("market.tickers")
+    await first.stop()
+
+    clock.advance(10)  # same minute, new process
+    second = LocalEngine(
+        settings(db_url), clock=clock, source=CcxtMarket(exchange=fake, clock=clock), schedule=False
+    )
+    await second.start()
+    await second.wait_ready()
+    try:
+        fake.set_price("BTC/AUD", 90.0)
+        await second.run_job("market.tickers")
+        bars = await second.candles("BTC/AUD", "1m")
+    finally:
+        await second.stop()
+    assert (bars[-1].open, bars[-1].high, bars[-1].low, bars[-1].close) == (
+        100.0,
+        120.0,
+        90.0,
+        90.0,
+    )

@@ -61,6 +61,7 @@ def test_once_runs_every_job_and_exits_zero(db_url: str, tmp_path: Path) -> None
         "market.instruments",
         "candles.build",
         "store.flush",
+        "store.prune",
     }
     rows = stats(db_url)
     assert rows["tickers"] >= 12 and rows["candles"] > 12 * 6 and rows["order_book_snapshots"] == 1

@@ -161,3 +161,15 @@ def test_masking_hides_the_password() -> None:
     from ledgers.database import mask_url
 
     assert "secret" not in mask_url("postgresql://u:secret@h/db")
+
+
+async def test_pruning_drops_only_old_job_runs(database: Database) -> None:
+    store = LedgerStore(database)
+    runs = [
+        JobRunRecord("store.flush", T0 - timedelta(days=d), T0 - timedelta(days=d), "ok")
+        for d in range(10)
+    ]
+    await store.record_job_runs(runs)
+    assert await store.prune_job_runs(T0 - timedelta(days=7)) == 2
+    stats = {name: rows for name, rows, _ in await queries.table_stats(database)}
+    assert stats["job_runs"] == 8

@@ -276,6 +276,17 @@ async def test_jumps_happen_inside_one_minute(history: tuple[SimMarket, Series])
     assert steps.max() > 0.5 * size
 
 
+async def test_minute_noise_is_fresh_every_day() -> None:
+    sim = market()
+    hour = datetime(2026, 5, 20, 14, tzinfo=UTC)
+    moves = []
+    for day in range(3):
+        bars = await sim.fetch_candles("ETH/AUD", "1m", since=hour + timedelta(days=day), limit=60)
+        moves.append(np.log([b.close / b.open for b in bars]))
+    assert abs(np.corrcoef(moves[0], moves[1])[0, 1]) < 0.6
+    assert abs(np.corrcoef(moves[1], moves[2])[0, 1]) < 0.6
+
+
 def test_volume_tracks_the_size_of_moves(history: tuple[SimMarket, Series]) -> None:
     sim, series = history
     for symbol in sim.universe:

@@ -31,12 +31,12 @@ BACKFILL_HORIZONS: dict[str, timedelta] = {
 }
 _MINUTE_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length < 3600]
 _HOUR_FRAMES = [tf for tf, length in TIMEFRAMES.items() if length >= 3600]
-_CHUNK_HOURS = 24
+_DAY_HOURS = 24
 
 
 @dataclass(frozen=True, slots=True)
 class Bars:
-    """Consecutive bars of every coin in log prices, (coins, n); the last may be forming."""
+    """Consecutive bars of the first coins in log prices, (coins, n); the last may be forming."""
 
     first: int  # index of the first bar, counted in ``seconds`` from the epoch
     seconds: int
@@ -50,52 +50,51 @@ class Bars:
         """Each bar's open time, in simulator seconds."""
         return (self.first + np.arange(self.open.shape[1])) * self.seconds
 
+    def after(self, start: float, per_bar: int) -> Bars:
+        """These units from the first group of ``per_bar`` opening at or after ``start`` (or
+        from the forming group's first, when none does), so fewer are aggregated."""
+        wanted = math.ceil(start / (self.seconds * per_bar)) * per_bar
+        forming = (self.first + self.open.shape[1] - 1) // per_bar * per_bar
+        skip = max(min(wanted, forming) - self.first, 0)
+        return Bars(self.first + skip, self.seconds, *(v[:, skip:] for v in _fields(self)))
+
 
 def minute_bars(tape: Tape, first_hour: int, end: float, width: int) -> Bars:
     """Closed minute bars of the first ``width`` coins from ``first_hour`` up to ``end``, and
     the minute forming at ``end``."""
     second = math.floor(end)
     minute = second // STEPS
-    last_hour = minute // STEPS
-
-    def flat(values: np.ndarray) -> np.ndarray:  # (hours, coins, 60) -> (coins, minutes)
-        return values.transpose(1, 0, 2).reshape(values.shape[1], -1)
-
-    # A day of minute paths at a time keeps the working arrays small for wide universes.
-    days = []
-    for start in range(first_hour, last_hour + 1, _CHUNK_HOURS):
-        stop = min(start + _CHUNK_HOURS, last_hour + 1)
-        hours = hour_paths(tape.seed, tape.grid, start, stop, width)
-        days.append(
-            [
-                flat(values)
-                for values in (
-                    hours.path[..., :-1],
-                    hours.high,
-                    hours.low,
-                    hours.path[..., 1:],
-                    hours.volume,
-                )
-            ]
-        )
     closed = minute - first_hour * STEPS
-    closed_bars = tuple(
-        np.concatenate(column, axis=1)[:, :closed] for column in zip(*days, strict=True)
-    )
+    columns = np.empty((5, width, closed + 1))  # open, high, low, close, volume
+    # One UTC day of minute paths at a time (their draws come by the day) keeps the working
+    # arrays small for wide universes.
+    start = first_hour
+    while start * STEPS < minute:
+        stop = min((start // _DAY_HOURS + 1) * _DAY_HOURS, minute // STEPS + 1)
+        hours = hour_paths(tape.seed, tape.grid, start, stop, width)
+        at = (start - first_hour) * STEPS
+        take = min((stop - start) * STEPS, closed - at)
+        for column, values in zip(
+            columns,
+            (hours.path[..., :-1], hours.high, hours.low, hours.path[..., 1:], hours.volume),
+            strict=True,
+        ):
+            column[:, at : at + take] = values.reshape(width, -1)[:, :take]
+        start = stop
 
     # The forming minute: its seconds up to ``end`` and the (interpolated) price at ``end``.
     played = tape.minute(minute)
     path, volume = played.path[:width], played.volume[:width]
     at = second % STEPS
     last = tape.log_mid(end)[:width]
-    forming = (
+    columns[:, :, closed] = (
         path[:, 0],
         np.maximum(path[:, : at + 1].max(axis=1), last),
         np.minimum(path[:, : at + 1].min(axis=1), last),
         last,
         played.cum_volume[:width, at] + (end - second) * volume[:, at],
     )
-    return _with_forming(first_hour * STEPS, 60, closed_bars, forming)
+    return Bars(first_hour * STEPS, 60, *columns)
 
 
 def hour_bars(tape: Tape, first_hour: int, end: float, minutes: Bars) -> Bars:
@@ -120,6 +119,8 @@ def aggregate(units: Bars, per_bar: int) -> Bars:
     last bar. ``units.first`` must be a multiple of ``per_bar`` so bars align to the epoch."""
     if units.first % per_bar:
         raise ValueError("units must start on a bar boundary")
+    if per_bar == 1:
+        return units
     closed = units.open.shape[1] - 1
     whole = closed // per_bar * per_bar
     count = units.open.shape[0]
@@ -175,11 +176,16 @@ def backfill_bars(
     earliest = {tf: min(first_opens[tf], end) for tf in first_opens}
     first_minute_hour = min([hour] + [math.floor(earliest[tf] / 3600) for tf in minute_frames])
     minutes = minute_bars(tape, first_minute_hour, end, width)
-    result = {tf: aggregate(minutes, TIMEFRAMES[tf] // 60) for tf in minute_frames}
+    result = {
+        tf: aggregate(minutes.after(earliest[tf], TIMEFRAMES[tf] // 60), TIMEFRAMES[tf] // 60)
+        for tf in minute_frames
+    }
     if hour_frames:
         first_day = min(math.floor(earliest[tf] / 86_400) for tf in hour_frames)
         hours = hour_bars(tape, first_day * 24, end, minutes)
-        result.update({tf: aggregate(hours, TIMEFRAMES[tf] // 3600) for tf in hour_frames})
+        for tf in hour_frames:
+            per_bar = TIMEFRAMES[tf] // 3600
+            result[tf] = aggregate(hours.after(earliest[tf], per_bar), per_bar)
     return result
 
 

@@ -12,7 +12,7 @@ _SIZE_GROWTH = 0.35  # per level away from the touch
 
 
 def depth_side(
-    coin: Coin, best: float, direction: int, levels: int, unit: int, draws: np.ndarray
+    coin: Coin, best: float, direction: int, unit: int, draws: np.ndarray
 ) -> tuple[tuple[float, float], ...]:
     """Levels from ``best`` stepping away (``direction`` -1 for bids, +1 for asks).
 

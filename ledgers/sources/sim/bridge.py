@@ -27,7 +27,7 @@ _DAY_HOURS = 24
 
 @dataclass(frozen=True, slots=True)
 class HourPaths:
-    """Minute paths of consecutive hours from ``first``; arrays are (hours, coins, ...)."""
+    """Minute paths of consecutive hours from ``first``; arrays are (coins, hours, ...)."""
 
     first: int
     path: np.ndarray  # (..., 61) log mid at each minute boundary
@@ -35,9 +35,9 @@ class HourPaths:
     low: np.ndarray
     volume: np.ndarray
     cum_volume: np.ndarray  # (..., 61) volume traded since the hour began
-    sigma: np.ndarray  # (hours, coins) diffusive sigma of one minute
-    jump: np.ndarray  # (hours, coins)
-    jump_minute: np.ndarray  # (hours, coins), STEPS when the hour has no jump
+    sigma: np.ndarray  # (coins, hours) diffusive sigma of one minute
+    jump: np.ndarray  # (coins, hours)
+    jump_minute: np.ndarray  # (coins, hours), STEPS when the hour has no jump
     jump_second: np.ndarray
 
 
@@ -118,8 +118,8 @@ def _minute_draws(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Minute-level randomness of hours [first, stop), drawn a UTC day at a time.
 
-    Returns the market factor (hours, 60), per-coin normals (hours, coins, 2, 60) for the
-    path and the volume, and per-coin Exp(1) (hours, coins, 2, 60) for the minute highs and
+    Returns the market factor (hours, 60), per-coin normals (coins, hours, 2, 60) for the
+    path and the volume, and per-coin Exp(1) (coins, hours, 2, 60) for the minute highs and
     lows. Each coin's draws follow the earlier coins' in the day's streams, so fewer coins give
     exactly the same draws for the coins they keep.
     """
@@ -129,10 +129,14 @@ def _minute_draws(
         shape = (coins, _DAY_HOURS, 2, STEPS)
         draws = generator(seed, Stream.MINUTES, day, 0)
         factor.append(draws.standard_normal((_DAY_HOURS, STEPS))[hours])
-        normals.append(draws.standard_normal(shape)[:, hours].swapaxes(0, 1))
+        normals.append(draws.standard_normal(shape)[:, hours])
         extremes = generator(seed, Stream.MINUTES, day, 1).standard_exponential(shape)
-        exponentials.append(extremes[:, hours].swapaxes(0, 1))
-    return np.concatenate(factor), np.concatenate(normals), np.concatenate(exponentials)
+        exponentials.append(extremes[:, hours])
+    return (
+        np.concatenate(factor),
+        np.concatenate(normals, axis=1),
+        np.concatenate(exponentials, axis=1),
+    )
 
 
 def hour_paths(
@@ -142,13 +146,13 @@ def hour_paths(
     (a narrower width gives exactly the same paths for the coins it keeps)."""
     coins = len(grid.beta) if width is None else width
     span = grid.span(first, stop, coins)
-    beta, idio = grid.beta[:coins, None], grid.idio[:coins, None]
+    beta, idio = grid.beta[:coins, None, None], grid.idio[:coins, None, None]
     factor, own, extremes = _minute_draws(seed, first, stop, coins)
     shocks = idio * own[:, :, 0]
-    shocks += beta * factor[:, None, :]
-    opens, closes = span.open.T, span.close.T
-    high, low, sigma, jump = span.high.T, span.low.T, span.sigma.T, span.jump.T
-    jump_minute = np.minimum(span.jump_at.T // 60, STEPS).astype(np.int64)
+    shocks += beta * factor
+    opens, closes, high, low = span.open, span.close, span.high, span.low
+    sigma, jump = span.sigma, span.jump
+    jump_minute = np.minimum(span.jump_at // 60, STEPS).astype(np.int64)
     path = fit_bridge(opens, closes, jump, jump_minute, high, low, sigma, shocks)
 
     # Minute bars: each minute's extreme drawn for its own bridge, capped by the hour's, and
@@ -172,9 +176,9 @@ def hour_paths(
     np.put_along_axis(minute_high, anchor_high.argmax(axis=-1)[..., None], high[..., None], -1)
     np.put_along_axis(minute_low, anchor_low.argmin(axis=-1)[..., None], low[..., None], -1)
 
-    normal_sigma = np.broadcast_to(grid.sigma_hour[:coins] / np.sqrt(STEPS), sigma.shape)
+    normal_sigma = np.broadcast_to(grid.sigma_hour[:coins, None] / np.sqrt(STEPS), sigma.shape)
     volume = _volume_shares(path, normal_sigma, own[:, :, 1])
-    volume *= span.volume.T[..., None]
+    volume *= span.volume[..., None]
     return HourPaths(
         first=first,
         path=path,
@@ -185,7 +189,7 @@ def hour_paths(
         sigma=step_sigma,
         jump=jump,
         jump_minute=jump_minute,
-        jump_second=(span.jump_at.T % 60).astype(np.int64),
+        jump_second=(span.jump_at % 60).astype(np.int64),
     )
 
 
@@ -196,16 +200,16 @@ def minute_path(seed: int, grid: HourGrid, hour: HourPaths, minute: int) -> Minu
     factor = draws.standard_normal(STEPS)
     own = draws.standard_normal((len(grid.beta), 2, STEPS))
     shocks = grid.beta[:, None] * factor + grid.idio[:, None] * own[:, 0]
-    jumps_here = hour.jump_minute[0] == at
-    high, low = hour.high[0, :, at], hour.low[0, :, at]
+    jumps_here = hour.jump_minute[:, 0] == at
+    high, low = hour.high[:, 0, at], hour.low[:, 0, at]
     path = fit_bridge(
-        hour.path[0, :, at],
-        hour.path[0, :, at + 1],
-        np.where(jumps_here, hour.jump[0], 0.0),
-        np.where(jumps_here, hour.jump_second[0], STEPS),
+        hour.path[:, 0, at],
+        hour.path[:, 0, at + 1],
+        np.where(jumps_here, hour.jump[:, 0], 0.0),
+        np.where(jumps_here, hour.jump_second[:, 0], STEPS),
         high,
         low,
-        hour.sigma[0],
+        hour.sigma[:, 0],
         shocks,
     )
     # The minute's high and low are traded prices: one interior second reaches each exactly.
@@ -217,5 +221,5 @@ def minute_path(seed: int, grid: HourGrid, hour: HourPaths, minute: int) -> Minu
     path[coins, rest.argmin(axis=1) + 1] = low
 
     normal_sigma = grid.sigma_hour / STEPS
-    volume = hour.volume[0, :, at, None] * _volume_shares(path, normal_sigma, own[:, 1])
+    volume = hour.volume[:, 0, at, None] * _volume_shares(path, normal_sigma, own[:, 1])
     return MinutePath(path=path, volume=volume, cum_volume=_cumulative(volume))

@@ -95,9 +95,9 @@ class SimMarket:
 
     async def fetch_book(self, symbol: str, depth: int = 20) -> BookSnapshot:
         """The book at the current step: the tick's best bid and ask, then deeper levels."""
-        if symbol not in self._index:
-            raise UnknownSymbolError(symbol, VENUE)
-        index = self._index[symbol]
+        index = self._coin(symbol)
+        if depth < 1:
+            raise ValueError(f"depth must be at least 1, got {depth}")
         step = self._step(self.clock.now())
         t = self._seconds(step)
         quotes = self._tape.quotes(t)
@@ -109,8 +109,8 @@ class SimMarket:
             venue=VENUE,
             symbol=symbol,
             ts=EPOCH + step * self._step_length,
-            bids=depth_side(coin, bid, -1, depth, unit, draws[0]),
-            asks=depth_side(coin, ask, +1, depth, unit, draws[1]),
+            bids=depth_side(coin, bid, -1, unit, draws[0]),
+            asks=depth_side(coin, ask, +1, unit, draws[1]),
         )
 
     async def fetch_candles(

@@ -21,7 +21,7 @@ import numpy as np
 from ledgers.sources.sim.streams import Stream, generator
 from ledgers.sources.sim.universe import CoinTable
 
-EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC)
 BLOCK_HOURS = 720
 HOURS_PER_YEAR = 8760.0
 REVERSION = 0.5 ** (1.0 / (120 * 24))  # per hour: a 120-day half-life
@@ -143,13 +143,14 @@ class HourGrid:
 
     def __init__(self, seed: int, coins: CoinTable, memory_mb: float = 32.0) -> None:
         # Up to fourteen blocks (420 days: a year of daily bars) stay in memory, fewer for a big
-        # universe; ranges are kept for fewer still, since only backfills reach far back.
+        # universe; ranges (three float32 arrays a block) get half that memory.
         self._seed = seed
         self._coins = coins
         count = len(coins.vol)
         block_mb = count * (BLOCK_HOURS + 1) * 8 / 1e6
+        ranges_mb = count * BLOCK_HOURS * 3 * 4 / 1e6
         self._keep = int(min(14, max(2, memory_mb // block_mb)))
-        self._keep_ranges = 4
+        self._keep_ranges = int(min(14, max(2, memory_mb / 2 // ranges_mb)))
         coin_jump_rate = coins.jumps_per_month * BLOCK_HOURS / 720.0
         self._coin_jump_p = np.minimum(coin_jump_rate / _COIN_JUMP_SLOTS, 1.0)
         self._market_jump_p = _MARKET_JUMPS_PER_MONTH * BLOCK_HOURS / 720.0 / _MARKET_JUMP_SLOTS
@@ -220,14 +221,14 @@ class HourGrid:
         if block is not None:
             self._blocks.move_to_end(index)
             return block
-        # The first visit past the known states walks forward from the last one.
-        while len(self._states) <= index:
-            walked = len(self._states) - 1
+        # A block past the known states is reached by walking forward from the last one; every
+        # block generated leaves the state the next one starts from.
+        for walked in range(min(index, len(self._states) - 1), index + 1):
             block, state = self._generate(walked, self._states[walked])
-            self._states.append(state)
+            if walked + 1 == len(self._states):
+                self._states.append(state)
             self._remember(walked, block)
-        block, _ = self._generate(index, self._states[index])
-        self._remember(index, block)
+        assert block is not None
         return block
 
     def _remember(self, index: int, block: _Block) -> None:

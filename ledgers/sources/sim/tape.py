@@ -137,7 +137,7 @@ class Tape:
         played = self.minute(minute)
         at = second % STEPS
         partial = (t - second) * played.volume[:, at] if t > second else 0.0
-        return hour.cum_volume[0, :, minute % STEPS] + played.cum_volume[:, at] + partial
+        return hour.cum_volume[:, 0, minute % STEPS] + played.cum_volume[:, at] + partial
 
     def traded_between(self, start: float, end: float) -> np.ndarray:
         """Base units traded in (start, end]."""
@@ -146,7 +146,7 @@ class Tape:
             traded = self.traded_in_hour(end) - self.traded_in_hour(start)
         else:
             whole = self.grid.span(first + 1, last).volume.sum(axis=1) if last > first + 1 else 0
-            rest_of_first = self.hour(first).cum_volume[0, :, -1] - self.traded_in_hour(start)
+            rest_of_first = self.hour(first).cum_volume[:, 0, -1] - self.traded_in_hour(start)
             traded = rest_of_first + whole + self.traded_in_hour(end)
         return np.maximum(traded, 0.0)
 

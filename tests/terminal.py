@@ -1,4 +1,4 @@
-"""Run the real ``omc`` in a pseudo-terminal and watch what it paints."""
+"""Run the real `omc` in a pseudo-terminal and watch what it paints (tests and benchmarks)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,9 @@ class Terminal:
                     os.read(self.master, 65536)
                 except OSError:
                     return
+
+    def press(self, keys: bytes) -> None:
+        os.write(self.master, keys)
 
     def close(self) -> None:
         if self.proc.poll() is None:
