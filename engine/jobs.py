@@ -8,14 +8,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING
 
 from engine.bus import EventBus
 from engine.events import JobEvent
 from ledgers.clock import Clock
 from ledgers.market import JobRunRecord
+
+if TYPE_CHECKING:  # APScheduler loads when scheduling starts, off the desk's first paint
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("omc.jobs")
 
@@ -80,12 +81,16 @@ class JobRunner:
 
     def start(self) -> None:
         """Start scheduling every job; each first run happens right away."""
+        from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         for name in self._jobs:
             self._schedule(name)
         self._scheduler.start()
 
     def _schedule(self, name: str) -> None:
+        from apscheduler.triggers.interval import IntervalTrigger
+
         assert self._scheduler is not None
         job = self._jobs[name]
         self._scheduler.add_job(

@@ -100,10 +100,17 @@ class LocalEngine:
         if self.feed.source.simulated:
             # The simulator answers at once: the first paint can show prices.
             await self.jobs.run("market.tickers")
-        self._storage_task = asyncio.create_task(self._open_storage(), name="omc-storage")
+        self._storage_task = asyncio.create_task(self._background_start(), name="omc-storage")
+        self._started = True
+
+    async def _background_start(self) -> None:
+        # The scheduler and the database layer cost ~0.6 s of imports. A desk asks for a short
+        # delay so its first frame (already showing the first prices) is not competing with them.
+        if self._storage_delay:
+            await asyncio.sleep(self._storage_delay)
         if self._schedule:
             self.jobs.start()
-        self._started = True
+        await self._open_storage()
 
     async def stop(self) -> None:
         """Stop scheduling, then persist everything buffered (this is what SIGTERM runs)."""
@@ -146,11 +153,7 @@ class LocalEngine:
     # -- storage -------------------------------------------------------------------------
 
     async def _open_storage(self) -> None:
-        # SQLAlchemy and alembic take ~0.5 s to import. A desk asks for a short delay so its
-        # first frame is not competing for the interpreter; the import itself runs on a thread.
-        if self._storage_delay:
-            await asyncio.sleep(self._storage_delay)
-        await asyncio.to_thread(_import_storage)
+        await asyncio.to_thread(_import_storage)  # ~0.5 s of SQLAlchemy and alembic, off the loop
         from ledgers.database import Database
         from ledgers.store import LedgerStore
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
-import threading
 
 from engine import cli as engine_cli
 
@@ -26,12 +24,6 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.sim and not args.command:
-        # numpy and the simulator load on a thread while the config is read and Textual
-        # starts: their extension loading overlaps our own work.
-        threading.Thread(
-            target=importlib.import_module, args=("ledgers.sources.sim",), daemon=True
-        ).start()
     from engine import config
 
     try:
@@ -45,10 +37,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command:
         return engine_cli.run(args, settings)
+    if settings.sim.enabled:
+        from engine.warmup import preload_simulator
+
+        preload_simulator()
     from engine.local import LocalEngine
     from omc_tui.app import DeskApp
 
-    # Storage opens a moment after the first prices are painted (see LocalEngine).
+    # Scheduling and storage start a moment after the first prices paint (see LocalEngine).
     app = DeskApp(LocalEngine(settings, storage_delay=0.3), settings.desk)
     app.run()
     return app.return_code or 0
