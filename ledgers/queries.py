@@ -11,16 +11,7 @@ from ledgers import schema
 from ledgers.database import Database
 from ledgers.market import Candle
 
-_TABLES = {
-    m.__tablename__: m
-    for m in (
-        schema.Instrument,
-        schema.Ticker,
-        schema.OrderBookSnapshot,
-        schema.Candle,
-        schema.JobRun,
-    )
-}
+_TABLES = {m.class_.__tablename__: m.class_ for m in schema.Base.registry.mappers}
 
 
 async def table_stats(db: Database) -> list[tuple[str, int, datetime | None]]:

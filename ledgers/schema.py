@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Float, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from ledgers.types import PortableJSON, UTCDateTime
@@ -97,6 +97,70 @@ class JobRun(Base):
     __table_args__ = (Index("ix_job_runs_started_at", "started_at"),)
 
 
+class GlassMetricRow(Base):
+    """Glass ledger: on-chain and fundamental metrics."""
+
+    __tablename__ = "glass_metrics"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    entity: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(48), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class HumanItemRow(Base):
+    """Human ledger: news and social items, scored −1..1, with the coins they mention."""
+
+    __tablename__ = "human_items"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    published: Mapped[datetime] = mapped_column(UTCDateTime)
+    score: Mapped[float] = mapped_column(Float)
+    body: Mapped[str] = mapped_column(Text, default="")
+    currencies: Mapped[list[str]] = mapped_column(PortableJSON)
+    votes: Mapped[dict[str, int] | None] = mapped_column(PortableJSON)
+
+    __table_args__ = (
+        CheckConstraint("score >= -1 AND score <= 1", name="score_range"),
+        Index("ix_human_items_published", "published"),
+    )
+
+
+class MoodReadingRow(Base):
+    """Human ledger: market mood indices such as Fear & Greed."""
+
+    __tablename__ = "mood_readings"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+    label: Mapped[str] = mapped_column(String(32), default="")
+
+
+class CatalystEventRow(Base):
+    """Catalyst ledger: dated events with a type, an impact 1–10 and the coins concerned."""
+
+    __tablename__ = "catalyst_events"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    occurred: Mapped[datetime] = mapped_column(UTCDateTime)
+    impact: Mapped[int] = mapped_column(Integer)
+    currencies: Mapped[list[str]] = mapped_column(PortableJSON)
+
+    __table_args__ = (
+        CheckConstraint("impact >= 1 AND impact <= 10", name="impact_range"),
+        Index("ix_catalyst_events_occurred", "occurred"),
+    )
+
+
 # Tables the ledger CLI reports on and exports, with the column that orders them in time.
 LEDGER_TABLES: dict[str, str] = {
     "instruments": "updated_at",
@@ -104,4 +168,8 @@ LEDGER_TABLES: dict[str, str] = {
     "order_book_snapshots": "ts",
     "candles": "ts",
     "job_runs": "started_at",
+    "glass_metrics": "ts",
+    "human_items": "published",
+    "mood_readings": "ts",
+    "catalyst_events": "occurred",
 }

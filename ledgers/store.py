@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledgers.database import Database
+from ledgers.intel import CatalystEvent, Collected, GlassMetric, HumanItem, MoodReading
 from ledgers.market import BookSnapshot, Candle, Instrument, JobRunRecord, Tick
 from ledgers.types import SQLITE_TS_FORMAT
 
@@ -88,6 +89,28 @@ JOB_RUNS = _Table(
 )
 
 
+GLASS = _Table(
+    "glass_metrics",
+    ("source", "entity", "metric", "ts", "value"),
+    ("source", "entity", "metric", "ts"),
+    (3,),
+)
+HUMAN = _Table(
+    "human_items",
+    ("source", "external_id", "title", "url", "published", "score", "body", "currencies", "votes"),
+    ("source", "external_id"),
+    (4,),
+    (7, 8),
+)
+MOOD = _Table("mood_readings", ("source", "ts", "value", "label"), ("source", "ts"), (1,))
+CATALYSTS = _Table(
+    "catalyst_events",
+    ("source", "external_id", "type", "title", "url", "occurred", "impact", "currencies"),
+    ("source", "external_id"),
+    (5,),
+    (7,),
+)
+
 BIG_BATCH = 20_000
 
 
@@ -113,6 +136,41 @@ def book_row(b: BookSnapshot) -> tuple[Any, ...]:
     return (b.venue, b.symbol, b.ts, [list(x) for x in b.bids], [list(x) for x in b.asks])
 
 
+def glass_row(m: GlassMetric) -> tuple[Any, ...]:
+    return (m.source, m.entity, m.metric, m.ts, m.value)
+
+
+def human_row(h: HumanItem) -> tuple[Any, ...]:
+    return (
+        h.source,
+        h.external_id,
+        h.title,
+        h.url,
+        h.published,
+        h.score,
+        h.body,
+        list(h.currencies),
+        h.votes,
+    )
+
+
+def mood_row(m: MoodReading) -> tuple[Any, ...]:
+    return (m.source, m.ts, m.value, m.label)
+
+
+def catalyst_row(c: CatalystEvent) -> tuple[Any, ...]:
+    return (
+        c.source,
+        c.external_id,
+        c.type,
+        c.title,
+        c.url,
+        c.occurred,
+        c.impact,
+        list(c.currencies),
+    )
+
+
 def job_run_row(r: JobRunRecord) -> tuple[Any, ...]:
     return (r.job, r.started_at, r.finished_at, r.status, r.rows, r.error)
 
@@ -123,7 +181,6 @@ class LedgerStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         self._sqlite = db.dialect == "sqlite"
-        self._staged: set[str] = set()
 
     async def upsert_ticks(self, ticks: Sequence[Tick]) -> int:
         return await self._write(TICKERS, ticks, tick_row)
@@ -163,42 +220,58 @@ class LedgerStore:
 
         return await self._write(INSTRUMENTS, instruments, row)
 
+    async def write_collected(self, batch: Collected) -> int:
+        """A collector run's records, all in one transaction: written whole or not at all."""
+        parts = [
+            (GLASS, batch.glass, glass_row),
+            (HUMAN, batch.human, human_row),
+            (MOOD, batch.mood, mood_row),
+            (CATALYSTS, batch.catalysts, catalyst_row),
+        ]
+        return await self._write_many([(t, items, row) for t, items, row in parts if items])
+
     async def _write(
         self, table: _Table, items: Sequence[Any], to_row: Callable[[Any], tuple[Any, ...]]
     ) -> int:
         if not items:
             return 0
+        return await self._write_many([(table, items, to_row)])
+
+    async def _write_many(
+        self, parts: list[tuple[_Table, Sequence[Any], Callable[[Any], tuple[Any, ...]]]]
+    ) -> int:
         prepare = _for_sqlite if self._sqlite else _for_postgres
 
-        def build() -> list[tuple[Any, ...]]:
-            return prepare(table, [to_row(item) for item in items])
+        def build() -> list[list[tuple[Any, ...]]]:
+            return [prepare(table, [to_row(i) for i in items]) for table, items, to_row in parts]
 
         # A history backfill is ~10^5 rows: building them must not stall the event loop.
-        rows = build() if len(items) < BIG_BATCH else await asyncio.to_thread(build)
+        size = sum(len(items) for _, items, _ in parts)
+        rows = build() if size < BIG_BATCH else await asyncio.to_thread(build)
         if self._sqlite:
-            await self._sqlite_write(table, rows)
+            async with self.db.engine.begin() as conn:
+                for (table, _, _), table_rows in zip(parts, rows, strict=True):
+                    await conn.exec_driver_sql(table.sqlite_upsert(), table_rows)
         else:
-            await self._pg_write(table, rows)
-        return len(items)
+            async with self.db.engine.connect() as conn:
+                raw = await conn.get_raw_connection()
+                pg = raw.driver_connection
+                assert pg is not None
+                async with pg.transaction():
+                    for (table, _, _), table_rows in zip(parts, rows, strict=True):
+                        await _pg_merge(pg, table, table_rows)
+        return size
 
-    async def _sqlite_write(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
-        async with self.db.engine.begin() as conn:
-            await conn.exec_driver_sql(table.sqlite_upsert(), rows)
 
-    async def _pg_write(self, table: _Table, rows: list[tuple[Any, ...]]) -> None:
-        stage = f"_omc_stage_{table.name}"
-        async with self.db.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            pg = raw.driver_connection
-            assert pg is not None
-            async with pg.transaction():
-                # Staging tables are per connection; pooled connections keep theirs.
-                await pg.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
-                    f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-                )
-                await pg.copy_records_to_table(stage, records=rows, columns=list(table.columns))
-                await pg.execute(table.pg_merge(stage))
+async def _pg_merge(pg: Any, table: _Table, rows: list[tuple[Any, ...]]) -> None:
+    stage = f"_omc_stage_{table.name}"
+    # Staging tables are per connection; pooled connections keep theirs.
+    await pg.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} "
+        f"(LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    await pg.copy_records_to_table(stage, records=rows, columns=list(table.columns))
+    await pg.execute(table.pg_merge(stage))
 
 
 def _for_sqlite(table: _Table, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -219,8 +292,7 @@ def _for_sqlite(table: _Table, rows: list[tuple[Any, ...]]) -> list[tuple[Any, .
         return [(*r[:i], fmt(r[i]), *r[i + 1 :]) for r in rows]
     return [
         tuple(
-            fmt(v) if i in ts_cols else json.dumps(v) if i in json_cols else v
-            for i, v in enumerate(r)
+            fmt(v) if i in ts_cols else _json(v) if i in json_cols else v for i, v in enumerate(r)
         )
         for r in rows
     ]
@@ -239,9 +311,13 @@ def _for_postgres(table: _Table, rows: list[tuple[Any, ...]]) -> list[tuple[Any,
     if not table.json_columns:
         return list(latest.values())
     return [
-        tuple(json.dumps(v) if i in table.json_columns else v for i, v in enumerate(r))
+        tuple(_json(v) if i in table.json_columns else v for i, v in enumerate(r))
         for r in latest.values()
     ]
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
 
 
 def _utc(value: datetime, table: _Table) -> datetime:

@@ -173,3 +173,79 @@ async def test_pruning_drops_only_old_job_runs(database: Database) -> None:
     assert await store.prune_job_runs(T0 - timedelta(days=7)) == 2
     stats = {name: rows for name, rows, _ in await queries.table_stats(database)}
     assert stats["job_runs"] == 8
+
+
+async def test_a_collected_batch_is_written_whole_and_idempotently(database: Database) -> None:
+    from ledgers.intel import CatalystEvent, Collected, GlassMetric, HumanItem, MoodReading
+
+    batch = Collected(
+        glass=(GlassMetric("defillama", "aave", "tvl_usd", T0, 1.5e10),),
+        human=(
+            HumanItem(
+                "rss:coindesk",
+                "guid-1",
+                "Bitcoin rallies",
+                "https://x.test/1",
+                T0,
+                0.6,
+                "",
+                ("BTC",),
+            ),
+            HumanItem(
+                "cryptopanic",
+                "42",
+                "ETH dips",
+                "https://x.test/2",
+                T0,
+                -0.3,
+                "body",
+                ("ETH",),
+                {"positive": 3},
+            ),
+        ),
+        mood=(MoodReading("feargreed", T0, 40.0, "Fear"),),
+        catalysts=(
+            CatalystEvent(
+                "sec", "0001-26-1", "filing_8k", "8-K", "https://sec.test/a", T0, 6, ("BTC",)
+            ),
+        ),
+    )
+    store = LedgerStore(database)
+    assert await store.write_collected(batch) == 5
+    assert await store.write_collected(batch) == 5
+    stats = {name: rows for name, rows, _ in await queries.table_stats(database)}
+    assert (
+        stats["glass_metrics"],
+        stats["human_items"],
+        stats["mood_readings"],
+        stats["catalyst_events"],
+    ) == (1, 2, 1, 1)
+    async with database.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(
+                    schema.HumanItemRow.external_id,
+                    schema.HumanItemRow.currencies,
+                    schema.HumanItemRow.votes,
+                ).order_by(schema.HumanItemRow.external_id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [("42", ["ETH"], {"positive": 3}), ("guid-1", ["BTC"], None)]
+
+
+async def test_a_bad_record_fails_the_whole_batch(database: Database) -> None:
+    from asyncpg.exceptions import CheckViolationError
+    from sqlalchemy.exc import IntegrityError
+
+    from ledgers.intel import CatalystEvent, Collected, GlassMetric
+
+    batch = Collected(
+        glass=(GlassMetric("defillama", "aave", "tvl_usd", T0, 1.0),),
+        catalysts=(
+            CatalystEvent("sec", "x", "filing_8k", "t", "u", T0, 42),
+        ),  # impact out of range
+    )
+    with pytest.raises((IntegrityError, CheckViolationError), match="impact"):
+        await LedgerStore(database).write_collected(batch)
+    stats = {name: rows for name, rows, _ in await queries.table_stats(database)}
+    assert stats["glass_metrics"] == 0  # nothing partial
