@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from ledgers.database import Database
-from ledgers.migrate import head_revision
 from ledgers.market import Candle
+from ledgers.migrate import head_revision
 from ledgers.store import LedgerStore
 from omc_tui.cli import main
 
