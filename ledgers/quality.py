@@ -1,0 +1,204 @@
+"""Data quality of the ledgers: completeness, timeliness and accuracy per ledger and source.
+
+Each score is 0..1. A source's score is the mean of its three; a ledger's is the mean of its
+sources; the overall score is the mean of the ledgers that have any source. Thresholds decide
+the alert, not the scores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, func, or_, select
+
+from ledgers import schema
+from ledgers.database import Database
+
+# Where each ledger's rows live and how they are judged: the timestamp column, the grouping
+# column that names the source, and the condition a row must meet to count as accurate.
+_TABLES = [
+    (
+        "exchange",
+        schema.Ticker,
+        schema.Ticker.ts,
+        schema.Ticker.venue,
+        and_(
+            schema.Ticker.last > 0,
+            or_(
+                schema.Ticker.bid.is_(None),
+                schema.Ticker.ask.is_(None),
+                schema.Ticker.bid <= schema.Ticker.ask,
+            ),
+        ),
+        or_(schema.Ticker.bid.is_(None), schema.Ticker.ask.is_(None)),
+    ),
+    (
+        "glass",
+        schema.GlassMetricRow,
+        schema.GlassMetricRow.ts,
+        schema.GlassMetricRow.source,
+        schema.GlassMetricRow.value >= 0,
+        None,
+    ),
+    (
+        "human",
+        schema.HumanItemRow,
+        schema.HumanItemRow.published,
+        schema.HumanItemRow.source,
+        and_(
+            schema.HumanItemRow.score >= -1,
+            schema.HumanItemRow.score <= 1,
+            schema.HumanItemRow.title != "",
+        ),
+        schema.HumanItemRow.body == "",
+    ),
+    (
+        "human",
+        schema.MoodReadingRow,
+        schema.MoodReadingRow.ts,
+        schema.MoodReadingRow.source,
+        and_(schema.MoodReadingRow.value >= 0, schema.MoodReadingRow.value <= 100),
+        schema.MoodReadingRow.label == "",
+    ),
+    (
+        "catalyst",
+        schema.CatalystEventRow,
+        schema.CatalystEventRow.occurred,
+        schema.CatalystEventRow.source,
+        and_(
+            schema.CatalystEventRow.impact >= 1,
+            schema.CatalystEventRow.impact <= 10,
+            schema.CatalystEventRow.url != "",
+        ),
+        schema.CatalystEventRow.title == "",
+    ),
+]
+LEDGERS = ("exchange", "glass", "human", "catalyst")
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """When a score is bad enough to alert, and what "late" means per ledger."""
+
+    alert_below: float = 0.7
+    window: timedelta = timedelta(hours=24)
+    expected_every: dict[str, timedelta] = field(
+        default_factory=lambda: {
+            "exchange": timedelta(minutes=1),
+            "glass": timedelta(hours=2),
+            "human": timedelta(hours=1),
+            "catalyst": timedelta(days=2),
+        }
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SourceQuality:
+    ledger: str
+    source: str
+    rows: int
+    newest: datetime | None
+    completeness: float  # share of rows with every optional field present
+    timeliness: float  # 1 while the newest row is within the expected interval, falling to 0
+    accuracy: float  # share of rows passing the ledger's sanity rules
+
+    @property
+    def score(self) -> float:
+        return round((self.completeness + self.timeliness + self.accuracy) / 3, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    at: datetime
+    sources: tuple[SourceQuality, ...]
+    ledgers: dict[str, float]
+    overall: float
+    alert_below: float
+
+    @property
+    def alert(self) -> bool:
+        return self.overall < self.alert_below
+
+    def failing(self) -> list[str]:
+        """Ledgers and sources under the alert threshold, for the alert's message."""
+        bad = [
+            f"{name} {score:.2f}"
+            for name, score in self.ledgers.items()
+            if score < self.alert_below
+        ]
+        bad += [
+            f"{s.ledger}/{s.source} {s.score:.2f}"
+            for s in self.sources
+            if s.score < self.alert_below
+        ]
+        return bad
+
+
+def timeliness(newest: datetime | None, now: datetime, expected: timedelta) -> float:
+    """1.0 up to twice the expected interval late, then falling linearly to 0 at ten times."""
+    if newest is None:
+        return 0.0
+    late = (now - newest) / expected
+    if late <= 2:
+        return 1.0
+    return max(0.0, 1.0 - (late - 2) / 8)
+
+
+async def measure(
+    db: Database,
+    now: datetime,
+    thresholds: Thresholds | None = None,
+    expected: Mapping[str, Iterable[str]] | None = None,
+) -> QualityReport:
+    """Score every source with rows in the window; ``expected`` sources (per ledger) that
+    wrote nothing score zero, so a silent collector pulls its ledger down."""
+    t = thresholds or Thresholds()
+    since = now - t.window
+    sources: list[SourceQuality] = []
+    async with db.engine.connect() as conn:
+        for ledger, model, ts, source, accurate, incomplete in _TABLES:
+            missing = (
+                func.sum(case((incomplete, 1), else_=0)) if incomplete is not None else func.sum(0)
+            )
+            stmt = (
+                select(
+                    source,
+                    func.count(),
+                    func.max(ts),
+                    func.sum(case((accurate, 1), else_=0)),
+                    missing,
+                )
+                .select_from(model)
+                .where(ts >= since)
+                .group_by(source)
+            )
+            for name, rows, newest, good, gaps in (await conn.execute(stmt)).all():
+                rows = int(rows)
+                sources.append(
+                    SourceQuality(
+                        ledger,
+                        name,
+                        rows,
+                        newest,
+                        1.0 - int(gaps or 0) / rows if rows else 0.0,
+                        timeliness(newest, now, t.expected_every[ledger]),
+                        int(good or 0) / rows if rows else 0.0,
+                    )
+                )
+    for ledger, names in (expected or {}).items():
+        for name in names:
+            seen = any(
+                s.ledger == ledger and (s.source == name or s.source.startswith(f"{name}:"))
+                for s in sources
+            )
+            if not seen:
+                sources.append(SourceQuality(ledger, name, 0, None, 0.0, 0.0, 0.0))
+    ledgers: dict[str, float] = {}
+    for ledger in LEDGERS:
+        scores = [s.score for s in sources if s.ledger == ledger]
+        if scores:
+            ledgers[ledger] = round(sum(scores) / len(scores), 4)
+    overall = round(sum(ledgers.values()) / len(ledgers), 4) if ledgers else 0.0
+    return QualityReport(now, tuple(sources), ledgers, overall, t.alert_below)
