@@ -39,6 +39,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(handler=ledger_stats)
 
+    quality = sub.add_parser("quality", help="data-quality scores per ledger and source")
+    quality.add_argument("--json", action="store_true")
+    quality.set_defaults(handler=quality_report)
+
     export = sub.add_parser("export", help="export a ledger table")
     export.add_argument("table", choices=["candles"], help="what to export")
     export.add_argument("--symbol", required=True, help="e.g. BTC/AUD")
@@ -136,6 +140,57 @@ def ledger_stats(args: argparse.Namespace, settings: config.Settings) -> int:
     for table, n, ts in rows:
         print(f"{table:<{width}}  {n:>12,}  {ts.strftime('%Y-%m-%d %H:%M:%S') if ts else '—'}")
     return 0
+
+
+def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
+    from ledgers.quality import Thresholds, measure
+
+    thresholds = Thresholds(alert_below=settings.quality.alert_below)
+    now = datetime.now(UTC)
+
+    async def work(db: Any) -> Any:
+        return await measure(db, now, thresholds)
+
+    report = _with_db(settings, work)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "at": report.at.isoformat(),
+                    "overall": report.overall,
+                    "alert": report.alert,
+                    "alert_below": report.alert_below,
+                    "ledgers": report.ledgers,
+                    "sources": [
+                        {
+                            "ledger": s.ledger,
+                            "source": s.source,
+                            "rows": s.rows,
+                            "newest": s.newest.isoformat() if s.newest else None,
+                            "completeness": round(s.completeness, 4),
+                            "timeliness": round(s.timeliness, 4),
+                            "accuracy": round(s.accuracy, 4),
+                            "score": s.score,
+                        }
+                        for s in report.sources
+                    ],
+                }
+            )
+        )
+    else:
+        state = "ALERT" if report.alert else "ok"
+        print(f"overall {report.overall:.2f} ({state}, alert below {report.alert_below:.2f})")
+        for ledger, score in report.ledgers.items():
+            print(f"  {ledger:<9} {score:.2f}")
+        print(
+            f"{'ledger':<9} {'source':<24} {'rows':>8} {'compl':>6} {'timely':>6} {'acc':>6} {'score':>6}"
+        )
+        for s in report.sources:
+            print(
+                f"{s.ledger:<9} {s.source:<24} {s.rows:>8} {s.completeness:>6.2f} "
+                f"{s.timeliness:>6.2f} {s.accuracy:>6.2f} {s.score:>6.2f}"
+            )
+    return 1 if report.alert else 0
 
 
 def parse_when(text: str | None, flag: str) -> datetime | None:

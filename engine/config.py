@@ -105,6 +105,11 @@ class EngineSettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class QualitySettings(_Section):
+    alert_below: float = Field(0.7, ge=0, le=1, description="overall score that raises an alert")
+    check_seconds: float = Field(300.0, gt=0, description="quality monitor interval")
+
+
 class DeskSettings(_Section):
     timeframe: str = Field("1h", description="chart timeframe at start")
     keymap: dict[str, str] = Field(default_factory=dict, description="action id -> keys")
@@ -127,6 +132,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     @classmethod
     def settings_customise_sources(

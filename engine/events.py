@@ -134,6 +134,29 @@ class ReadyEvent(Event):
     database: str
 
 
+@dataclass(frozen=True, slots=True)
+class QualityEvent(Event):
+    """The quality monitor's latest scores; ``alert`` when the overall score is under threshold."""
+
+    kind: ClassVar[str] = "quality"
+    at: datetime
+    overall: float
+    ledgers: dict[str, float]
+    alert: bool = False
+    failing: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvent(Event):
+    """A collector wrote new rows to a ledger."""
+
+    kind: ClassVar[str] = "ledger"
+    ledger: str  # glass | human | catalyst
+    source: str
+    rows: int
+    at: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -145,6 +168,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         InstrumentsEvent,
         ModeEvent,
         ReadyEvent,
+        QualityEvent,
+        LedgerEvent,
     )
 }
 

@@ -78,3 +78,13 @@ def test_events_round_trip_through_json() -> None:
     ]
     for event in events:
         assert from_json(to_json(event)) == event
+
+
+def test_quality_and_ledger_events_round_trip() -> None:
+    from engine.events import LedgerEvent, QualityEvent
+
+    for event in (
+        QualityEvent(T, 0.82, {"exchange": 1.0, "glass": 0.64}, True, ("glass 0.64",)),
+        LedgerEvent("human", "rss:coindesk", 12, T),
+    ):
+        assert from_json(to_json(event)) == event

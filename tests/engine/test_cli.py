@@ -165,3 +165,47 @@ def test_malformed_config_exits_2_naming_the_file(
 def test_unreachable_database_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--db", "postgresql://nobody@127.0.0.1:1/none", "ledger", "stats")
     assert code == 1 and err.startswith("omc: ") and "Traceback" not in err
+
+
+def test_quality_json_and_exit_code(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ledgers.market import Tick
+
+    async def go() -> None:
+        db = Database(db_url)
+        await db.upgrade()
+        now = datetime.now(UTC)
+        await LedgerStore(db).upsert_ticks(
+            [
+                Tick("sim", "BTC/AUD", now - timedelta(seconds=s), 100.0, 99.0, 101.0)
+                for s in range(5)
+            ]
+        )
+        await db.dispose()
+
+    asyncio.run(go())
+    code, out, _ = run(capsys, "--db", db_url, "quality", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["alert"] is False
+    assert report["ledgers"] == {"exchange": 1.0}
+    assert report["sources"][0]["source"] == "sim" and report["sources"][0]["rows"] == 5
+    code, out, _ = run(capsys, "--db", db_url, "quality")
+    assert code == 0 and "overall 1.00 (ok" in out
+
+
+def test_quality_alerts_with_exit_1_when_data_is_bad(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ledgers.market import Tick
+
+    async def go() -> None:
+        db = Database(db_url)
+        await db.upgrade()
+        old = datetime.now(UTC) - timedelta(hours=20)
+        await LedgerStore(db).upsert_ticks(
+            [Tick("coinspot", "BTC/AUD", old, 100.0, 101.0, 99.0)]
+        )  # stale and crossed
+        await db.dispose()
+
+    asyncio.run(go())
+    code, out, _ = run(capsys, "--db", db_url, "quality")
+    assert code == 1 and "ALERT" in out
