@@ -39,7 +39,11 @@ _TABLES = [
         schema.GlassMetricRow,
         schema.GlassMetricRow.ts,
         schema.GlassMetricRow.source,
-        schema.GlassMetricRow.value >= 0,
+        # Levels are never negative; changes (…_pct) may be.
+        or_(
+            schema.GlassMetricRow.value >= 0,
+            schema.GlassMetricRow.metric.like("%\\_pct", escape="\\"),
+        ),
         None,
     ),
     (

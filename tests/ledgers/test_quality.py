@@ -104,3 +104,17 @@ async def test_prefixed_sources_satisfy_their_collector(database: Database) -> N
     )
     report = await measure(database, NOW, expected={"human": ["reddit"]})
     assert [s.source for s in report.sources] == ["reddit:Bitcoin"]
+
+
+async def test_negative_changes_are_accurate_negative_levels_are_not(database: Database) -> None:
+    ts = NOW - timedelta(minutes=30)
+    await LedgerStore(database).write_collected(
+        Collected(
+            glass=(
+                GlassMetric("defillama", "aave", "tvl_change_1d_pct", ts, -3.5),
+                GlassMetric("defillama", "aave", "tvl_usd", ts, -1.0),
+            )
+        )
+    )
+    (glass,) = (await measure(database, NOW)).sources
+    assert glass.accuracy == pytest.approx(0.5)
