@@ -11,7 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from engine.events import BookEvent, CandleEvent, Event, FeedEvent, ModeEvent, QuoteEvent
+from engine.events import (
+    BookEvent,
+    CandleEvent,
+    Event,
+    FeedEvent,
+    ModeEvent,
+    QualityEvent,
+    QuoteEvent,
+)
 from engine.jobs import JobStatus
 
 
@@ -44,6 +52,7 @@ class Snapshot:
     selected: str | None = None
     ready: bool = False
     database: str = ""
+    quality: QualityEvent | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import InitSettingsSource
 
@@ -105,6 +105,40 @@ class EngineSettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class SourcesSettings(_Section):
+    """The Glass, Human and Catalyst collectors on live data (the simulator feeds its own).
+
+    Lists and maps left empty keep each collector's built-in defaults.
+    """
+
+    enabled: bool = Field(True, description="run the intelligence collectors at all")
+    disabled: list[str] = Field(default_factory=list, description="collector names to skip")
+    intervals: dict[str, float] = Field(default_factory=dict, description="name -> seconds")
+    base_urls: dict[str, str] = Field(default_factory=dict, description="name -> base URL")
+    defillama_protocols: list[str] = Field(default_factory=list)
+    defillama_chains: list[str] = Field(default_factory=list)
+    evm_endpoints: list[str] = Field(default_factory=list, description="tried in order")
+    rss_feeds: dict[str, str] = Field(default_factory=dict, description="key -> feed URL")
+    reddit_subreddits: list[str] = Field(default_factory=list)
+    reddit_client_id: str | None = None
+    reddit_client_secret: SecretStr | None = None
+    cryptopanic_token: SecretStr | None = None
+    sec_ciks: dict[str, str] = Field(default_factory=dict, description="CIK -> ticker")
+    sec_user_agent: str = Field(
+        "OhMyCoins research contact@example.com",
+        description="the SEC asks for 'Company Name admin@domain' here",
+    )
+    snapshot_spaces: list[str] = Field(default_factory=list)
+
+    @field_validator("intervals")
+    @classmethod
+    def _positive(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [name for name, seconds in value.items() if seconds <= 0]
+        if bad:
+            raise ValueError(f"intervals must be positive seconds: {', '.join(bad)}")
+        return value
+
+
 class QualitySettings(_Section):
     alert_below: float = Field(0.7, ge=0, le=1, description="overall score that raises an alert")
     check_seconds: float = Field(300.0, gt=0, description="quality monitor interval")
@@ -133,6 +167,7 @@ class Settings(BaseSettings):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    sources: SourcesSettings = Field(default_factory=SourcesSettings)
 
     @classmethod
     def settings_customise_sources(

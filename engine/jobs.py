@@ -76,6 +76,11 @@ class JobRunner:
         if self._scheduler is not None:
             self._schedule(name)
 
+    def remove(self, name: str) -> None:
+        self._jobs.pop(name, None)
+        if self._scheduler is not None and self._scheduler.get_job(name) is not None:
+            self._scheduler.remove_job(name)
+
     def names(self) -> list[str]:
         return list(self._jobs)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from engine.api import Snapshot, TableStats, WatchRow
 from engine.bus import EventBus
 from engine.config import Settings
-from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, ReadyEvent
+from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
 from engine.writer import WriteBehind
@@ -22,6 +22,7 @@ from ledgers.sources.base import MarketSource, SourceError
 from ledgers.timeframes import bucket, seconds
 
 if TYPE_CHECKING:  # the database layer loads after the first paint, off the start-up path
+    from engine.intel import IntelFeeds
     from ledgers.database import Database
 
 log = logging.getLogger("omc.engine")
@@ -56,6 +57,8 @@ class LocalEngine:
         self._storage_task: asyncio.Task[None] | None = None
         self.feed: MarketFeed = None  # type: ignore[assignment]  # set by start()
         self._started = False
+        self.intel: IntelFeeds | None = None
+        self.quality: QualityEvent | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -104,13 +107,57 @@ class LocalEngine:
         self._started = True
 
     async def _background_start(self) -> None:
-        # The scheduler and the database layer cost ~0.6 s of imports. A desk asks for a short
-        # delay so its first frame (already showing the first prices) is not competing with them.
+        # The scheduler, the collectors and the database layer cost ~0.7 s of imports. A desk
+        # asks for a short delay so its first frame (already showing prices) is not competing.
         if self._storage_delay:
             await asyncio.sleep(self._storage_delay)
+        self._install_intel()
         if self._schedule:
             self.jobs.start()
         await self._open_storage()
+
+    def _install_intel(self) -> None:
+        """The Glass, Human and Catalyst collectors for the current market, and the quality job."""
+        from engine.intel import IntelFeeds, live_collectors, sim_collectors
+
+        if self.intel is None:
+            self.intel = IntelFeeds(self.bus, self.jobs, _Now(self), lambda: self.writer.store)
+        self.intel.uninstall()
+        source = self.feed.source
+        if source.simulated:
+            collectors = sim_collectors(source)
+        else:
+            collectors = live_collectors(self.settings, source.load_instruments)
+        self.intel.install(collectors, self.settings.sources.intervals)
+        if "quality.check" not in self.jobs.names():
+            self.jobs.add(
+                "quality.check",
+                self._check_quality,
+                self.settings.quality.check_seconds,
+                "score completeness, timeliness and accuracy",
+            )
+
+    async def _check_quality(self) -> int:
+        if self.db is None:
+            return 0
+        from ledgers.quality import Thresholds, measure
+
+        expected = self.intel.expected() if self.intel else {}
+        expected.setdefault("exchange", []).append(self.feed.venue)
+        thresholds = Thresholds(alert_below=self.settings.quality.alert_below)
+        report = await measure(self.db, self.clock.now(), thresholds, expected)
+        self.quality = QualityEvent(
+            report.at, report.overall, report.ledgers, report.alert, tuple(report.failing())
+        )
+        if report.alert:
+            log.warning(
+                "data quality %.2f below %.2f: %s",
+                report.overall,
+                report.alert_below,
+                ", ".join(report.failing()),
+            )
+        self.bus.publish(self.quality)
+        return len(report.sources)
 
     async def stop(self) -> None:
         """Stop scheduling, then persist everything buffered (this is what SIGTERM runs)."""
@@ -142,12 +189,12 @@ class LocalEngine:
         """Run every job once, in order, after storage is ready (``omc-engine --once``)."""
         await self.wait_ready()
         results = []
+        last = ("candles.build", "store.flush", "quality.check")
         for name in self.jobs.names():
-            if name in ("candles.build", "store.flush"):
-                continue
+            if name not in last:
+                results.append(await self.jobs.run(name))
+        for name in last:
             results.append(await self.jobs.run(name))
-        results.append(await self.jobs.run("candles.build"))
-        results.append(await self.jobs.run("store.flush"))
         return results
 
     # -- storage -------------------------------------------------------------------------
@@ -225,6 +272,8 @@ class LocalEngine:
             for s in feed.watchlist
         )
         feeds = [feed.health.event(self.clock.now()), feed.book_health.event(self.clock.now())]
+        if self.intel is not None:
+            feeds.extend(self.intel.healths())
         if self.storage_error:
             feeds.append(FeedEvent("database", "down", self.clock.now(), self.storage_error))
         return Snapshot(
@@ -238,6 +287,7 @@ class LocalEngine:
             selected=feed.selected,
             ready=self._ready.is_set(),
             database=self.db.masked_url if self.db else "",
+            quality=self.quality,
         )
 
     async def events(self) -> AsyncIterator[Event]:
@@ -305,6 +355,8 @@ class LocalEngine:
         self.feed = self._make_feed(True)
         self.feed.select(old.selected or self.feed.watchlist[0])
         await old.source.close()
+        if self.intel is not None:
+            self._install_intel()
         self.bus.publish(self._mode())
         await self.jobs.run("market.tickers")
         if self._ready.is_set():

@@ -39,6 +39,13 @@ class DeskApp(App[int]):
     COMMANDS = App.COMMANDS | {DeskCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
+    header: DeskHeader
+    banner: Static
+    watchlist: Watchlist
+    book: OrderBook
+    chart: CandleChart
+    status: StatusBar
+
     def __init__(self, engine: EngineAPI, desk: DeskSettings | None = None) -> None:
         super().__init__()
         self.engine = engine
@@ -59,31 +66,39 @@ class DeskApp(App[int]):
         yield Footer()
 
     async def on_mount(self) -> None:
+        # Panes are held here: while a modal (help, palette) is on top, ``query_one`` would
+        # search that screen instead of the desk.
+        self.header = self.query_one(DeskHeader)
+        self.banner = self.query_one("#banner", Static)
+        self.watchlist = self.query_one(Watchlist)
+        self.book = self.query_one(OrderBook)
+        self.chart = self.query_one(CandleChart)
+        self.status = self.query_one(StatusBar)
         if self.desk.keymap:
             if bad := actions.unknown_ids(self.desk.keymap):
                 self.notify(f"key map names unknown actions: {', '.join(bad)}", severity="warning")
             self.set_keymap(self.desk.keymap)
-        self.query_one(CandleChart).clear("loading history…")
+        self.chart.clear("loading history…")
         await self.engine.start()
         self.apply_snapshot(self.engine.snapshot())
         self.consume_events()
         self.set_interval(TICK_SECONDS, self._tick)
-        self.query_one(Watchlist).focus()
+        self.watchlist.focus()
 
     # -- engine state ----------------------------------------------------------------------
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self._set_mode(snap.mode)
-        self.query_one(DeskHeader).now = snap.now
-        watchlist = self.query_one(Watchlist)
+        self.header.now = snap.now
+        watchlist = self.watchlist
         watchlist.set_rows(snap.watchlist)
-        status = self.query_one(StatusBar)
+        status = self.status
         status.set_jobs(list(snap.jobs))
         for feed in snap.feeds:
             status.on_feed(feed)
         self._update_banner()
         if snap.book is not None:
-            self.query_one(OrderBook).show(snap.book)
+            self.book.show(snap.book)
         if self.symbol is None and watchlist.selected:
             self._select(watchlist.selected)
         elif snap.ready:
@@ -96,18 +111,18 @@ class DeskApp(App[int]):
 
     def dispatch(self, event: Event) -> None:
         if isinstance(event, QuoteEvent):
-            self.query_one(Watchlist).update_quote(event)
+            self.watchlist.update_quote(event)
         elif isinstance(event, CandleEvent):
             self._on_candle(event)
         elif isinstance(event, BookEvent):
-            self.query_one(OrderBook).show(event)
+            self.book.show(event)
         elif isinstance(event, JobEvent):
-            self.query_one(StatusBar).on_job(event)
+            self.status.on_job(event)
         elif isinstance(event, FeedEvent):
-            self.query_one(StatusBar).on_feed(event)
+            self.status.on_feed(event)
             self._update_banner()
         elif isinstance(event, InstrumentsEvent):
-            self.query_one(Watchlist).mark_unknown(event.unknown)
+            self.watchlist.mark_unknown(event.unknown)
         elif isinstance(event, ModeEvent):
             self._set_mode(event)
         elif isinstance(event, ReadyEvent):
@@ -116,21 +131,21 @@ class DeskApp(App[int]):
 
     def _on_candle(self, event: CandleEvent) -> None:
         if event.timeframe == "1h":
-            self.query_one(Watchlist).add_spark_point(event.symbol, event.close, event.closed)
+            self.watchlist.add_spark_point(event.symbol, event.close, event.closed)
         if event.symbol == self.symbol and event.timeframe == self.timeframe:
-            self.query_one(CandleChart).update_bar(event)
+            self.chart.update_bar(event)
 
     def _set_mode(self, mode: ModeEvent) -> None:
         changed = self.mode is not None and self.mode.data != mode.data
         self.mode = mode
-        self.query_one(DeskHeader).mode = mode
+        self.header.mode = mode
         if changed:
             self._update_banner()
 
     def _update_banner(self) -> None:
-        banner = self.query_one("#banner", Static)
+        banner = self.banner
         mode = self.mode
-        feed = self.query_one(StatusBar).feed(f"{mode.venue}.market") if mode else None
+        feed = self.status.feed(f"{mode.venue}.market") if mode else None
         if mode is not None and mode.data == "LIVE" and feed is not None and feed.status == "down":
             banner.update(
                 f"[b]{mode.venue} is unreachable[/b] — {feed.error}. "
@@ -141,8 +156,8 @@ class DeskApp(App[int]):
             banner.display = False
 
     def _tick(self) -> None:
-        self.query_one(DeskHeader).now = self.engine.now()
-        self.query_one(Watchlist).expire_flashes()
+        self.header.now = self.engine.now()
+        self.watchlist.expire_flashes()
 
     # -- chart -----------------------------------------------------------------------------
 
@@ -150,7 +165,7 @@ class DeskApp(App[int]):
         if symbol == self.symbol:
             return
         self.symbol = symbol
-        self.query_one(OrderBook).follow(symbol)
+        self.book.follow(symbol)
         self.run_worker(self.engine.select(symbol), group="select", exclusive=True)
         self.load_chart()
 
@@ -159,7 +174,7 @@ class DeskApp(App[int]):
         symbol, timeframe = self.symbol, self.timeframe
         if symbol is None:
             return
-        chart = self.query_one(CandleChart)
+        chart = self.chart
         bars = await self.engine.candles(symbol, timeframe)
         if (symbol, timeframe) != (self.symbol, self.timeframe):
             return  # the user moved on while this loaded
@@ -175,20 +190,20 @@ class DeskApp(App[int]):
     # -- actions ---------------------------------------------------------------------------
 
     def action_move(self, delta: int) -> None:
-        self.query_one(Watchlist).move(delta)
+        self.watchlist.move(delta)
 
     def action_move_to(self, index: int) -> None:
-        watchlist = self.query_one(Watchlist)
+        watchlist = self.watchlist
         watchlist.move_to(index if index >= 0 else len(watchlist.symbols) - 1)
 
     def action_timeframe(self, step: int) -> None:
         names = list(TIMEFRAME_NAMES)
         self.timeframe = names[(names.index(self.timeframe) + step) % len(names)]
-        self.query_one(CandleChart).clear(f"loading {self.symbol} {self.timeframe}…")
+        self.chart.clear(f"loading {self.symbol} {self.timeframe}…")
         self.load_chart()
 
     def action_chart_style(self) -> None:
-        self.query_one(CandleChart).toggle_style()
+        self.chart.toggle_style()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.desk.keymap))

@@ -184,3 +184,19 @@ async def test_chart_follows_live_candles_of_the_selected_symbol(tmp_path: Path)
         assert after.ts > before.ts
         quote = app.engine.snapshot().watchlist[0].quote
         assert isinstance(quote, QuoteEvent) and after.close == quote.last
+
+
+async def test_the_desk_keeps_updating_under_a_modal(tmp_path: Path) -> None:
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        eth = app.engine.snapshot().watchlist[1].quote
+        assert eth is not None
+        app.engine.bus.publish(replace(eth, last=eth.last * 1.01))
+        await pilot.pause(0.6)  # past the desk's clock tick and the event's arrival
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.watchlist._rows[1].quote.last == eth.last * 1.01
+        assert app.return_code is None  # nothing crashed while help was open

@@ -19,6 +19,7 @@ from tests.ledgers.fake_exchange import FakeExchange
 def settings(db_url: str, watchlist: list[str] | None = None) -> config.Settings:
     s = config.load(None, database={"url": db_url})
     s.market.watchlist = watchlist or ["BTC/AUD", "ETH/AUD", "NOPE/AUD"]
+    s.sources.enabled = False  # the intelligence collectors have their own tests
     return s
 
 

@@ -70,6 +70,11 @@ class SimMarket:
         """Every listed symbol, in listing order."""
         return list(self._symbols)
 
+    @property
+    def hours(self) -> HourGrid:
+        """The hourly backbone every price comes from, for readers such as the simulated ledgers."""
+        return self._tape.grid
+
     def price_at(self, symbol: str, ts: datetime) -> float:
         """The mid of ``symbol`` at ``ts``, on its tick grid (what ticks and candles report)."""
         index = self._coin(symbol)

@@ -85,6 +85,18 @@ class HourSpan:
 
 
 @dataclass(frozen=True, slots=True)
+class Jump:
+    """One jump of the path, at ``hour`` (since the epoch) plus ``at`` seconds. A coin's own jump
+    names its ``coin``; a market-wide shock has none and moves each coin by ``size`` times
+    ``HourGrid.market_jump_scale``."""
+
+    hour: int
+    at: float
+    size: float  # log size
+    coin: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class _State:
     x: np.ndarray  # log deviation from each coin's level
     regime: int
@@ -99,6 +111,7 @@ class _Jumps:
     hour: np.ndarray  # within the block
     size: np.ndarray  # log size
     at: np.ndarray  # seconds into the hour
+    market: np.ndarray  # True for a coin's share of a market-wide shock
 
     def dense(self, coins: int, hours: slice) -> tuple[np.ndarray, np.ndarray]:
         """Jump sizes (0 when none) and times (3600 when none) of the first ``coins`` coins as
@@ -208,6 +221,22 @@ class HourGrid:
             jump_at=jump_at,
         )
 
+    def jumps(self, first: int, stop: int) -> list[Jump]:
+        """The jumps of hours [first, stop) in time order: each coin's own, and each market-wide
+        shock once (as its leader-sized move, ``coin`` None)."""
+        found: list[Jump] = []
+        for index in range(max(first, 0) // BLOCK_HOURS, (stop - 1) // BLOCK_HOURS + 1):
+            jumps = self._block(index).jumps
+            hour = jumps.hour + index * BLOCK_HOURS
+            own = ~jumps.market
+            leads = jumps.market & (jumps.coin == 0)  # one row per shock: the first coin's
+            scale = self.market_jump_scale[0]
+            for k in np.flatnonzero((own | leads) & (hour >= first) & (hour < stop)):
+                coin = int(jumps.coin[k]) if own[k] else None
+                size = float(jumps.size[k]) / (1.0 if own[k] else scale)
+                found.append(Jump(int(hour[k]), float(jumps.at[k]), size, coin))
+        return sorted(found, key=lambda jump: (jump.hour, jump.at))
+
     def regime(self, hour: int) -> int:
         """The volatility regime (0 calm, 1 normal, 2 turbulent) during ``hour``."""
         return int(self._block(hour // BLOCK_HOURS).regime[hour % BLOCK_HOURS])
@@ -283,6 +312,7 @@ class HourGrid:
             np.repeat((fired[:, 1] * BLOCK_HOURS).astype(np.int64), count),
             (shock[:, None] * self.market_jump_scale).ravel(),
             np.repeat(fired[:, 0] / self._market_jump_p * 3600.0, count),
+            np.ones(len(fired) * count, dtype=bool),
         )
         coin, slot = np.nonzero(own[:, :, 0] < self._coin_jump_p[:, None])
         picked = own[coin, slot]
@@ -293,6 +323,7 @@ class HourGrid:
             (picked[:, 1] * BLOCK_HOURS).astype(np.int64),
             size,
             picked[:, 0] / self._coin_jump_p[coin] * 3600.0,
+            np.zeros(len(coin), dtype=bool),
         )
         return _Jumps(
             *(np.concatenate(pair) for pair in zip(market_events, coin_events, strict=True))
