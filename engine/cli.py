@@ -17,6 +17,27 @@ if TYPE_CHECKING:  # the desk's start-up path parses arguments before pydantic l
 Handler = Callable[[argparse.Namespace, "config.Settings"], int]
 
 
+# Ledger names stand for their main table.
+LEDGER_TABLE = {
+    "glass": "glass_metrics",
+    "human": "human_items",
+    "catalyst": "catalyst_events",
+    "mood": "mood_readings",
+}
+EXPORTABLE = [
+    *LEDGER_TABLE,
+    "instruments",
+    "tickers",
+    "order_book_snapshots",
+    "candles",
+    "glass_metrics",
+    "human_items",
+    "mood_readings",
+    "catalyst_events",
+    "job_runs",
+]
+
+
 class UsageError(Exception):
     """Bad arguments discovered after parsing; exits 2."""
 
@@ -43,16 +64,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     quality.add_argument("--json", action="store_true")
     quality.set_defaults(handler=quality_report)
 
-    export = sub.add_parser("export", help="export a ledger table")
-    export.add_argument("table", choices=["candles"], help="what to export")
-    export.add_argument("--symbol", required=True, help="e.g. BTC/AUD")
+    export = sub.add_parser("export", help="export a ledger or table as CSV or JSON lines")
+    export.add_argument("table", choices=EXPORTABLE, help="a ledger or one of its tables")
+    export.add_argument("--symbol", help="only rows about this symbol (required for candles)")
+    export.add_argument("--search", help="only rows whose text contains this")
     export.add_argument("--timeframe", default="1m", help="1m 5m 15m 1h 4h 1d (default 1m)")
     export.add_argument("--venue", help="only this venue (default: all, e.g. coinspot and sim)")
     export.add_argument("--since", help="ISO date or time, UTC unless it says otherwise")
     export.add_argument("--until", help="ISO date or time, exclusive")
     export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
     export.add_argument("--output", "-o", help="file to write (default: stdout)")
-    export.set_defaults(handler=export_candles)
+    export.set_defaults(handler=export_table)
 
     cfg = sub.add_parser("config", help="configuration").add_subparsers(
         dest="config_command", required=True
@@ -203,6 +225,55 @@ def parse_when(text: str | None, flag: str) -> datetime | None:
             f"{flag} {text!r} is not an ISO date or time such as 2026-11-01 or 2026-11-01T09:30"
         ) from None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def export_table(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Any ledger table, newest first; candles keep their own chronological export."""
+    if args.table == "candles":
+        if not args.symbol:
+            raise UsageError("export candles needs --symbol, e.g. --symbol BTC/AUD")
+        return export_candles(args, settings)
+    from ledgers import queries
+
+    table = LEDGER_TABLE.get(args.table, args.table)
+    symbol = _symbol(args.symbol, settings) if args.symbol else None
+    since, until = parse_when(args.since, "--since"), parse_when(args.until, "--until")
+    columns = queries.table_columns(table)
+    out: TextIO = open(args.output, "w", newline="") if args.output else sys.stdout
+    writer = csv.writer(out) if args.format == "csv" else None
+    if writer:
+        writer.writerow(columns)
+
+    async def work(db: Any) -> int:
+        count = 0
+        rows = queries.iter_rows(
+            db, table, since=since, until=until, search=args.search, symbol=symbol
+        )
+        async for row in rows:
+            values = [_plain(v) for v in row]
+            if writer:
+                writer.writerow(
+                    [json.dumps(v) if isinstance(v, list | dict) else v for v in values]
+                )
+            else:
+                out.write(json.dumps(dict(zip(columns, values, strict=True))) + "\n")
+            count += 1
+        return count
+
+    try:
+        count = _with_db(settings, work)
+    finally:
+        if args.output:
+            out.close()
+    if args.output:
+        print(f"wrote {count} rows of {table} to {args.output}", file=sys.stderr)
+    elif count == 0:
+        print(f"omc: no {table} rows match", file=sys.stderr)
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def export_candles(args: argparse.Namespace, settings: config.Settings) -> int:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Text, cast, func, or_, select
 
 from ledgers import schema
 from ledgers.database import Database
@@ -107,3 +108,104 @@ async def venues_with_candles(db: Database, symbol: str, timeframe: str) -> list
     stmt = select(c.venue).where(c.symbol == symbol, c.timeframe == timeframe).distinct()
     async with db.engine.connect() as conn:
         return list((await conn.execute(stmt)).scalars())
+
+
+# Columns searched by free text, per table (kept to human-readable ones).
+_SEARCHABLE = {
+    "instruments": ("symbol", "base"),
+    "tickers": ("symbol",),
+    "order_book_snapshots": ("symbol",),
+    "candles": ("symbol", "timeframe"),
+    "job_runs": ("job", "status", "error"),
+    "glass_metrics": ("source", "entity", "metric"),
+    "human_items": ("source", "title", "body"),
+    "mood_readings": ("source", "label"),
+    "catalyst_events": ("source", "type", "title"),
+}
+
+LEDGER_NAMES = {
+    "exchange": ("instruments", "tickers", "order_book_snapshots", "candles"),
+    "glass": ("glass_metrics",),
+    "human": ("human_items", "mood_readings"),
+    "catalyst": ("catalyst_events",),
+    "engine": ("job_runs",),
+}
+
+
+def table_columns(table: str) -> list[str]:
+    return [c.name for c in _model(table).__table__.columns]
+
+
+def _model(table: str) -> type[schema.Base]:
+    try:
+        return _TABLES[table]
+    except KeyError:
+        known = ", ".join(sorted(_TABLES))
+        raise ValueError(f"unknown table {table!r}; tables: {known}") from None
+
+
+def _filtered(
+    table: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    symbol: str | None = None,
+) -> Select[Any]:
+    model = _model(table)
+    cols = model.__table__.columns
+    ts = cols[schema.LEDGER_TABLES[table]]
+    stmt = select(*cols)
+    if since is not None:
+        stmt = stmt.where(ts >= since)
+    if until is not None:
+        stmt = stmt.where(ts < until)
+    if search:
+        pattern = f"%{search.lower()}%"
+        stmt = stmt.where(or_(*(func.lower(cols[c]).like(pattern) for c in _SEARCHABLE[table])))
+    if symbol:
+        base = symbol.split("/")[0].upper()
+        if "symbol" in cols:
+            stmt = stmt.where(cols["symbol"] == symbol.upper())
+        elif "currencies" in cols:
+            # JSON containment differs per database; the text form works on both.
+            stmt = stmt.where(cast(cols["currencies"], Text).like(f'%"{base}"%'))
+        elif "entity" in cols:
+            stmt = stmt.where(func.lower(cols["entity"]) == base.lower())
+    return stmt.order_by(ts.desc())
+
+
+async def browse(
+    db: Database,
+    table: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    symbol: str | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A page of any ledger table, newest first, filtered; returns (columns, rows)."""
+    stmt = _filtered(table, since=since, until=until, search=search, symbol=symbol)
+    async with db.engine.connect() as conn:
+        rows = (await conn.execute(stmt.limit(limit).offset(offset))).all()
+    return table_columns(table), [tuple(r) for r in rows]
+
+
+async def iter_rows(
+    db: Database,
+    table: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    search: str | None = None,
+    symbol: str | None = None,
+    chunk: int = 5000,
+) -> AsyncIterator[tuple[Any, ...]]:
+    """Every matching row, newest first, streamed (for exports)."""
+    stmt = _filtered(table, since=since, until=until, search=search, symbol=symbol)
+    async with db.engine.connect() as conn:
+        result = await conn.stream(stmt.execution_options(yield_per=chunk))
+        async for r in result:
+            yield tuple(r)

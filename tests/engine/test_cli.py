@@ -209,3 +209,86 @@ def test_quality_alerts_with_exit_1_when_data_is_bad(
     asyncio.run(go())
     code, out, _ = run(capsys, "--db", db_url, "quality")
     assert code == 1 and "ALERT" in out
+
+
+def seed_intel(db_url: str) -> None:
+    from ledgers.intel import CatalystEvent, Collected, HumanItem
+
+    async def go() -> None:
+        db = Database(db_url)
+        await db.upgrade()
+        await LedgerStore(db).write_collected(
+            Collected(
+                human=(
+                    HumanItem(
+                        "rss:coindesk", "a", "Bitcoin rallies", "https://x/a", T0, 0.6, "", ("BTC",)
+                    ),
+                    HumanItem(
+                        "rss:coindesk",
+                        "b",
+                        "Solana outage",
+                        "https://x/b",
+                        T0 + timedelta(hours=1),
+                        -0.5,
+                        "",
+                        ("SOL",),
+                    ),
+                ),
+                catalysts=(
+                    CatalystEvent(
+                        "coinspot",
+                        "9",
+                        "listing",
+                        "CoinSpot lists SOL",
+                        "https://c/9",
+                        T0,
+                        7,
+                        ("SOL",),
+                    ),
+                ),
+            )
+        )
+        await db.dispose()
+
+    asyncio.run(go())
+
+
+def test_export_a_ledger_as_jsonl_filtered_by_symbol(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_intel(db_url)
+    code, out, _ = run(
+        capsys, "--db", db_url, "export", "human", "--format", "jsonl", "--symbol", "SOL/AUD"
+    )
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [r["external_id"] for r in rows] == ["b"]
+    assert rows[0]["currencies"] == ["SOL"] and rows[0]["published"].startswith("2026-11-20T01:00")
+
+
+def test_export_a_table_as_csv_with_search_and_since(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed_intel(db_url)
+    code, out, _ = run(
+        capsys,
+        "--db",
+        db_url,
+        "export",
+        "catalyst_events",
+        "--search",
+        "lists",
+        "--since",
+        "2026-11-19",
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [r["title"] for r in rows] == ["CoinSpot lists SOL"]
+    assert json.loads(rows[0]["currencies"]) == ["SOL"]
+    code, out, err = run(capsys, "--db", db_url, "export", "human", "--since", "2027-01-01")
+    assert code == 0 and "no human_items rows match" in err
+
+
+def test_export_candles_still_needs_a_symbol(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run(capsys, "--db", f"sqlite:///{tmp_path / 'x.db'}", "export", "candles")
+    assert code == 2 and "--symbol" in err
