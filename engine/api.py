@@ -56,6 +56,59 @@ class Snapshot:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerPage:
+    """A page of a ledger table for the explorer: column names and rows, newest first."""
+
+    table: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[object, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CatalystView:
+    source: str
+    type: str
+    title: str
+    url: str
+    occurred: datetime
+    impact: int
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HumanView:
+    source: str
+    title: str
+    url: str
+    published: datetime
+    score: float
+    currencies: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MoodView:
+    source: str
+    at: datetime
+    value: float
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class GlassMover:
+    entity: str
+    metric: str  # tvl_usd | fees_24h_usd | chain_tvl_usd
+    value: float
+    change_pct: float | None  # over the last 24 hours, when known
+
+
+@dataclass(frozen=True, slots=True)
+class GlassView:
+    movers: tuple[GlassMover, ...]
+    gas_gwei: float | None = None
+    block_height: int | None = None
+
+
 class EngineAPI(Protocol):
     async def start(self) -> None: ...
 
@@ -94,3 +147,37 @@ class EngineAPI(Protocol):
         ...
 
     async def ledger_stats(self) -> list[TableStats]: ...
+
+    async def browse(
+        self,
+        table: str,
+        *,
+        search: str | None = None,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        limit: int = 200,
+        offset: int = 0,
+    ) -> LedgerPage:
+        """Any ledger table, filtered, newest first."""
+        ...
+
+    async def export(
+        self,
+        table: str,
+        path: str,
+        *,
+        fmt: str = "csv",
+        search: str | None = None,
+        symbol: str | None = None,
+        since: datetime | None = None,
+    ) -> int:
+        """Write the filtered table to ``path`` (csv or jsonl); returns the rows written."""
+        ...
+
+    async def catalysts(self, symbol: str | None = None, limit: int = 50) -> list[CatalystView]: ...
+
+    async def human_items(self, symbol: str | None = None, limit: int = 30) -> list[HumanView]: ...
+
+    async def mood(self) -> MoodView | None: ...
+
+    async def glass(self, limit: int = 8) -> GlassView: ...

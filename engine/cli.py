@@ -233,32 +233,18 @@ def export_table(args: argparse.Namespace, settings: config.Settings) -> int:
         if not args.symbol:
             raise UsageError("export candles needs --symbol, e.g. --symbol BTC/AUD")
         return export_candles(args, settings)
+    from engine.exports import write_table
     from ledgers import queries
 
     table = LEDGER_TABLE.get(args.table, args.table)
     symbol = _symbol(args.symbol, settings) if args.symbol else None
     since, until = parse_when(args.since, "--since"), parse_when(args.until, "--until")
-    columns = queries.table_columns(table)
+    queries.table_columns(table)  # an unknown table fails before a file is created
     out: TextIO = open(args.output, "w", newline="") if args.output else sys.stdout
-    writer = csv.writer(out) if args.format == "csv" else None
-    if writer:
-        writer.writerow(columns)
 
     async def work(db: Any) -> int:
-        count = 0
-        rows = queries.iter_rows(
-            db, table, since=since, until=until, search=args.search, symbol=symbol
-        )
-        async for row in rows:
-            values = [_plain(v) for v in row]
-            if writer:
-                writer.writerow(
-                    [json.dumps(v) if isinstance(v, list | dict) else v for v in values]
-                )
-            else:
-                out.write(json.dumps(dict(zip(columns, values, strict=True))) + "\n")
-            count += 1
-        return count
+        filters = {"since": since, "until": until, "search": args.search, "symbol": symbol}
+        return await write_table(db, table, out, args.format, **filters)
 
     try:
         count = _with_db(settings, work)
@@ -270,10 +256,6 @@ def export_table(args: argparse.Namespace, settings: config.Settings) -> int:
     elif count == 0:
         print(f"omc: no {table} rows match", file=sys.stderr)
     return 0
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def export_candles(args: argparse.Namespace, settings: config.Settings) -> int:

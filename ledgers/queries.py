@@ -209,3 +209,25 @@ async def iter_rows(
         result = await conn.stream(stmt.execution_options(yield_per=chunk))
         async for r in result:
             yield tuple(r)
+
+
+async def glass_series(
+    db: Database, metrics: Sequence[str], since: datetime
+) -> list[tuple[str, str, str, datetime, float]]:
+    """(source, entity, metric, ts, value) rows of ``metrics`` since ``since``, oldest first."""
+    g = schema.GlassMetricRow
+    stmt = (
+        select(g.source, g.entity, g.metric, g.ts, g.value)
+        .where(g.metric.in_(list(metrics)), g.ts >= since)
+        .order_by(g.ts)
+    )
+    async with db.engine.connect() as conn:
+        return [tuple(r) for r in (await conn.execute(stmt)).all()]  # type: ignore[misc]
+
+
+async def newest_mood(db: Database) -> tuple[str, datetime, float, str] | None:
+    m = schema.MoodReadingRow
+    stmt = select(m.source, m.ts, m.value, m.label).order_by(m.ts.desc()).limit(1)
+    async with db.engine.connect() as conn:
+        row = (await conn.execute(stmt)).first()
+    return tuple(row) if row else None  # type: ignore[return-value]
