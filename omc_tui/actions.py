@@ -63,6 +63,17 @@ ACTIONS: tuple[DeskAction, ...] = (
         "chart.style", "c", "chart_style", "Candles/line", "Toggle candles and a line of closes"
     ),
     DeskAction(
+        "desk.view", "i", "cycle_view", "View", "Narrow screens: chart, catalysts, human, glass"
+    ),
+    DeskAction(
+        "catalysts.focus",
+        "tab",
+        "focus_catalysts",
+        "Catalysts",
+        "Move between the watchlist and the catalyst feed",
+        footer=False,
+    ),
+    DeskAction(
         "market.simulate",
         "m",
         "simulate",

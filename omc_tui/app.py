@@ -16,20 +16,31 @@ from engine.events import (
     FeedEvent,
     InstrumentsEvent,
     JobEvent,
+    LedgerEvent,
     ModeEvent,
     QuoteEvent,
     ReadyEvent,
 )
 from omc_tui import actions
 from omc_tui.commands import DeskCommands
+from omc_tui.screens.catalyst import CatalystDetail
 from omc_tui.screens.help import HelpScreen
 from omc_tui.widgets.book import OrderBook
+from omc_tui.widgets.catalysts import CatalystFeed
 from omc_tui.widgets.chart import CandleChart
+from omc_tui.widgets.glass import GlassPane
 from omc_tui.widgets.header import DeskHeader
+from omc_tui.widgets.human import HumanPane
 from omc_tui.widgets.status import StatusBar
 from omc_tui.widgets.watchlist import Watchlist
 
-TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
+TICK_SECONDS = 0.25
+LOWER_VIEWS = (
+    "chart",
+    "catalysts",
+    "human",
+    "glass",
+)  # the desk's repaint tick for the clock and expiring flashes
 
 
 class DeskApp(App[int]):
@@ -45,6 +56,9 @@ class DeskApp(App[int]):
     book: OrderBook
     chart: CandleChart
     status: StatusBar
+    catalysts: CatalystFeed
+    human: HumanPane
+    glass: GlassPane
 
     def __init__(self, engine: EngineAPI, desk: DeskSettings | None = None) -> None:
         super().__init__()
@@ -62,6 +76,10 @@ class DeskApp(App[int]):
                 yield Watchlist(id="watchlist")
                 yield OrderBook(id="book")
             yield CandleChart(id="chart")
+        with Horizontal(id="intel"):
+            yield CatalystFeed(id="catalysts")
+            yield HumanPane(id="human")
+            yield GlassPane(id="glass")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -74,6 +92,9 @@ class DeskApp(App[int]):
         self.book = self.query_one(OrderBook)
         self.chart = self.query_one(CandleChart)
         self.status = self.query_one(StatusBar)
+        self.catalysts = self.query_one(CatalystFeed)
+        self.human = self.query_one(HumanPane)
+        self.glass = self.query_one(GlassPane)
         if self.desk.keymap:
             if bad := actions.unknown_ids(self.desk.keymap):
                 self.notify(f"key map names unknown actions: {', '.join(bad)}", severity="warning")
@@ -128,6 +149,9 @@ class DeskApp(App[int]):
         elif isinstance(event, ReadyEvent):
             self.apply_snapshot(self.engine.snapshot())
             self.load_chart()
+            self.load_intel()
+        elif isinstance(event, LedgerEvent):
+            self.load_intel(event.ledger)
 
     def _on_candle(self, event: CandleEvent) -> None:
         if event.timeframe == "1h":
@@ -168,6 +192,8 @@ class DeskApp(App[int]):
         self.book.follow(symbol)
         self.run_worker(self.engine.select(symbol), group="select", exclusive=True)
         self.load_chart()
+        if self.engine.snapshot().ready:
+            self.load_intel()
 
     @work(exclusive=True, group="chart", exit_on_error=False)
     async def load_chart(self) -> None:
@@ -182,6 +208,31 @@ class DeskApp(App[int]):
             chart.set_bars(symbol, timeframe, bars)
         else:
             chart.clear(f"no {timeframe} candles for {symbol} yet")
+
+    # -- intelligence panes ----------------------------------------------------------------
+
+    @work(group="intel", exit_on_error=False)
+    async def load_intel(self, ledger: str | None = None) -> None:
+        """Refresh the panes of ``ledger`` (all when None), filtered to the selected symbol."""
+        symbol = self.symbol
+        if ledger in (None, "catalyst"):
+            events = await self.engine.catalysts(symbol)
+            scope = symbol or ""
+            if not events:  # a quiet coin still shows what moves the market
+                events, scope = await self.engine.catalysts(None), "all"
+            self.catalysts.show(events, scope)
+        if ledger in (None, "human"):
+            items = await self.engine.human_items(symbol)
+            scope = symbol or ""
+            if not items:
+                items, scope = await self.engine.human_items(None), "all"
+            self.human.show(await self.engine.mood(), items, scope)
+        if ledger in (None, "glass"):
+            self.glass.show(await self.engine.glass())
+
+    @on(CatalystFeed.Opened)
+    def _open_catalyst(self, message: CatalystFeed.Opened) -> None:
+        self.push_screen(CatalystDetail(message.event))
 
     @on(Watchlist.Selected)
     def _on_selected(self, message: Watchlist.Selected) -> None:
@@ -204,6 +255,24 @@ class DeskApp(App[int]):
 
     def action_chart_style(self) -> None:
         self.chart.toggle_style()
+
+    def action_cycle_view(self) -> None:
+        """On narrow terminals the lower area shows one of chart, catalysts, human, glass."""
+        screen = self.screen_stack[0]
+        current = next((v for v in LOWER_VIEWS if screen.has_class(f"-show-{v}")), "chart")
+        following = LOWER_VIEWS[(LOWER_VIEWS.index(current) + 1) % len(LOWER_VIEWS)]
+        for view in LOWER_VIEWS:
+            screen.set_class(view == following, f"-show-{view}")
+        if following == "catalysts":
+            self.catalysts.focus()
+        elif current == "catalysts":
+            self.watchlist.focus()
+
+    def action_focus_catalysts(self) -> None:
+        if self.catalysts.has_focus:
+            self.watchlist.focus()
+        else:
+            self.catalysts.focus()
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.desk.keymap))

@@ -53,3 +53,15 @@ def row_text(app: DeskApp, symbol: str) -> str:
     watchlist = app.query_one(Watchlist)
     index = watchlist.symbols.index(symbol)
     return watchlist.render_line(index + 1 - int(watchlist.scroll_y)).text
+
+
+async def with_every_ledger(pilot, rounds: int = 200) -> None:
+    """Run every engine job once (the collectors too) and wait for the panes to fill."""
+    await settle(pilot)
+    await pilot.app.engine.run_once()
+    for _ in range(rounds):
+        await pilot.pause(0.02)
+        app = pilot.app
+        if app.human.items and app.glass.view is not None and app.catalysts.scope:
+            break
+    await pilot.pause()

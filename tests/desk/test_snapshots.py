@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.desk.conftest import make_desk, settle
+from tests.desk.conftest import make_desk, settle, with_every_ledger
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
 def test_desk(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
-    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=settle)
+    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=with_every_ledger)
 
 
 def test_desk_on_a_later_timeframe(snap_compare, tmp_path: Path) -> None:
@@ -21,3 +21,12 @@ def test_desk_on_a_later_timeframe(snap_compare, tmp_path: Path) -> None:
         await settle(pilot)
 
     assert snap_compare(make_desk(tmp_path), terminal_size=(120, 36), run_before=run_before)
+
+
+def test_desk_narrow_shows_one_intelligence_pane_at_a_time(snap_compare, tmp_path: Path) -> None:
+    async def run_before(pilot) -> None:
+        await with_every_ledger(pilot)
+        await pilot.press("i", "i")  # chart -> catalysts -> human
+        await pilot.pause()
+
+    assert snap_compare(make_desk(tmp_path), terminal_size=(80, 24), run_before=run_before)
