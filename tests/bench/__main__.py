@@ -6,15 +6,16 @@ import argparse
 import json
 import sys
 
-from tests.bench import first_paint, memory, persist, tick_latency
+from tests.bench import collection, first_paint, memory, persist, tick_latency
 
 BENCHES = {
     "first_paint": first_paint.run,
     "tick_latency": tick_latency.run,
     "persist": persist.run,
     "memory": memory.run,
+    "collection": collection.run,
 }
-DEFAULT = ["first_paint", "tick_latency", "persist"]
+DEFAULT = ["first_paint", "tick_latency", "persist", "collection"]
 
 
 def main() -> int:

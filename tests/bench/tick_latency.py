@@ -12,6 +12,7 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure() -> dict[str, object]:
+async def measure(background: Callable[[], Awaitable[None]] | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         s = config.load(
             Path(tmp) / "none.toml",
@@ -50,6 +51,8 @@ async def measure() -> dict[str, object]:
             base = {r.symbol: r.quote for r in engine.snapshot().watchlist if r.quote}
             symbols = list(base)
             rng = random.Random(1)
+            extra = asyncio.create_task(background()) if background else None
+            await asyncio.sleep(0.2 if background else 0)
             watchlist.latencies = []
             cpu0, wall0 = time.process_time(), time.perf_counter()
             interval = 0.01
@@ -76,6 +79,9 @@ async def measure() -> dict[str, object]:
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             await pilot.pause(0.1)
             cpu = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+            if extra is not None:
+                extra.cancel()
+                await asyncio.gather(extra, return_exceptions=True)
             lat = watchlist.latencies
             watchlist.latencies = None
             await engine.stop()
@@ -93,5 +99,5 @@ async def measure() -> dict[str, object]:
     }
 
 
-def run() -> list[dict[str, object]]:
-    return [asyncio.run(measure())]
+def run(background: Callable[[], Awaitable[None]] | None = None) -> list[dict[str, object]]:
+    return [asyncio.run(measure(background))]
