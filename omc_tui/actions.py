@@ -63,6 +63,12 @@ ACTIONS: tuple[DeskAction, ...] = (
         "chart.style", "c", "chart_style", "Candles/line", "Toggle candles and a line of closes"
     ),
     DeskAction(
+        "desk.jobs", "J", "jobs", "Jobs", "Jobs, feeds and data quality: run, pause, resume"
+    ),
+    DeskAction(
+        "desk.explorer", "E", "explorer", "Explorer", "Browse, filter and export any ledger"
+    ),
+    DeskAction(
         "desk.view", "i", "cycle_view", "View", "Narrow screens: chart, catalysts, human, glass"
     ),
     DeskAction(

@@ -24,7 +24,9 @@ from engine.events import (
 from omc_tui import actions
 from omc_tui.commands import DeskCommands
 from omc_tui.screens.catalyst import CatalystDetail
+from omc_tui.screens.explorer import ExplorerScreen
 from omc_tui.screens.help import HelpScreen
+from omc_tui.screens.jobs import JobsScreen
 from omc_tui.widgets.book import OrderBook
 from omc_tui.widgets.catalysts import CatalystFeed
 from omc_tui.widgets.chart import CandleChart
@@ -34,13 +36,13 @@ from omc_tui.widgets.human import HumanPane
 from omc_tui.widgets.status import StatusBar
 from omc_tui.widgets.watchlist import Watchlist
 
-TICK_SECONDS = 0.25
-LOWER_VIEWS = (
-    "chart",
-    "catalysts",
-    "human",
-    "glass",
-)  # the desk's repaint tick for the clock and expiring flashes
+TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
+LOWER_VIEWS = ("chart", "catalysts", "human", "glass")  # what `i` cycles on narrow terminals
+# The desk's own keys act only while the desk is the screen in front.
+DESK_ONLY = frozenset(
+    {"move", "move_to", "timeframe", "chart_style", "simulate", "cycle_view", "focus_catalysts"}
+    | {"jobs", "explorer"}
+)
 
 
 class DeskApp(App[int]):
@@ -273,6 +275,17 @@ class DeskApp(App[int]):
             self.watchlist.focus()
         else:
             self.catalysts.focus()
+
+    def action_jobs(self) -> None:
+        self.push_screen(JobsScreen(self.engine))
+
+    def action_explorer(self) -> None:
+        self.push_screen(ExplorerScreen(self.engine, self.symbol))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in DESK_ONLY and self.screen is not self.screen_stack[0]:
+            return False
+        return True
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.desk.keymap))

@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
 
         preload_simulator()
     from engine.local import LocalEngine
+    from engine.logs import configure
     from omc_tui.app import DeskApp
+
+    # Log lines would scribble over the screen: the desk logs to a file in the data directory.
+    configure(settings.engine.log_level, config.data_dir() / "omc-desk.log")
 
     # Scheduling and storage start a moment after the first prices paint (see LocalEngine).
     app = DeskApp(LocalEngine(settings, storage_delay=0.3), settings.desk)

@@ -82,3 +82,27 @@ async def test_i_cycles_the_lower_view_on_narrow_terminals(tmp_path: Path) -> No
         await pilot.press("i", "i", "i")
         await pilot.pause()
         assert "gas" in screen_text(app)
+
+
+async def test_j_and_e_open_the_jobs_and_explorer_screens_and_desk_keys_wait(
+    tmp_path: Path,
+) -> None:
+    from omc_tui.screens.explorer import ExplorerScreen
+    from omc_tui.screens.jobs import JobsScreen
+
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await with_every_ledger(pilot)
+        await pilot.press("J")
+        await pilot.pause()
+        assert isinstance(app.screen, JobsScreen)
+        await pilot.press("t")  # a desk key: must not change the chart behind the screen
+        assert app.timeframe == "1h"
+        await pilot.press("escape", "E")
+        await pilot.pause()
+        assert isinstance(app.screen, ExplorerScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        await pilot.press("t")
+        assert app.timeframe == "4h"

@@ -29,3 +29,6 @@ def test_omc_sim_paints_prices_and_q_quits_cleanly(tmp_path: Path) -> None:
         ticks = conn.execute("select count(*) from tickers where venue = 'sim'").fetchone()[0]
         candles = conn.execute("select count(distinct timeframe) from candles").fetchone()[0]
     assert ticks >= 12 and candles == 6
+    # Engine log lines go to a file, never over the screen.
+    log = tmp_path / "data" / "omc" / "omc-desk.log"
+    assert log.exists() and b"engine" not in term.buffer.split(b"\x1b[?1049l")[-1]
