@@ -165,13 +165,14 @@ def ledger_stats(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
-    from ledgers.quality import Thresholds, measure
+    from ledgers.quality import measure
 
-    thresholds = Thresholds(alert_below=settings.quality.alert_below)
+    thresholds = settings.quality.thresholds()
     now = datetime.now(UTC)
+    expected = _expected_sources(settings)
 
     async def work(db: Any) -> Any:
-        return await measure(db, now, thresholds)
+        return await measure(db, now, thresholds, expected)
 
     report = _with_db(settings, work)
     if args.json:
@@ -213,6 +214,21 @@ def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
                 f"{s.timeliness:>6.2f} {s.accuracy:>6.2f} {s.score:>6.2f}"
             )
     return 1 if report.alert else 0
+
+
+def _expected_sources(settings: config.Settings) -> dict[str, list[str]]:
+    """The sources the configured engine would run, so a silent one counts against quality."""
+    if settings.sim.enabled:
+        return {"exchange": ["sim"], "glass": ["sim"], "human": ["sim"], "catalyst": ["sim"]}
+    from engine.intel import live_collectors
+
+    async def none() -> list[Any]:
+        return []
+
+    expected: dict[str, list[str]] = {"exchange": [settings.market.venue]}
+    for c in live_collectors(settings, none):
+        expected.setdefault(c.ledger, []).append(c.name)
+    return expected
 
 
 def parse_when(text: str | None, flag: str) -> datetime | None:

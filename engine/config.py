@@ -142,6 +142,29 @@ class SourcesSettings(_Section):
 class QualitySettings(_Section):
     alert_below: float = Field(0.7, ge=0, le=1, description="overall score that raises an alert")
     check_seconds: float = Field(300.0, gt=0, description="quality monitor interval")
+    window_hours: float = Field(24.0, gt=0, description="how far back rows are judged")
+    expected_minutes: dict[str, float] = Field(
+        default_factory=lambda: {
+            "exchange": 1.0,
+            "glass": 120.0,
+            "human": 60.0,
+            "catalyst": 2880.0,
+        },
+        description="ledger -> minutes between rows before a ledger counts as late",
+    )
+
+    def thresholds(self) -> Any:
+        """The monitor's thresholds (a ledgers.quality.Thresholds)."""
+        from datetime import timedelta
+
+        from ledgers.quality import Thresholds
+
+        defaults = Thresholds().expected_every
+        expected = {
+            **defaults,
+            **{k: timedelta(minutes=v) for k, v in self.expected_minutes.items()},
+        }
+        return Thresholds(self.alert_below, timedelta(hours=self.window_hours), expected)
 
 
 class DeskSettings(_Section):

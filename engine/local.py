@@ -150,11 +150,11 @@ class LocalEngine:
     async def _check_quality(self) -> int:
         if self.db is None:
             return 0
-        from ledgers.quality import Thresholds, measure
+        from ledgers.quality import measure
 
         expected = self.intel.expected() if self.intel else {}
         expected.setdefault("exchange", []).append(self.feed.venue)
-        thresholds = Thresholds(alert_below=self.settings.quality.alert_below)
+        thresholds = self.settings.quality.thresholds()
         report = await measure(self.db, self.clock.now(), thresholds, expected)
         self.quality = QualityEvent(
             report.at, report.overall, report.ledgers, report.alert, tuple(report.failing())

@@ -256,12 +256,18 @@ async def test_a_failing_query_is_shown_not_lost(tmp_path: Path) -> None:
 # -- snapshots -----------------------------------------------------------------------------
 
 
-def test_jobs_screen_snapshot(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_desk(tmp_path), terminal_size=(100, 30), run_before=open_jobs)
+@pytest.mark.parametrize(
+    "size", [(80, 24), (100, 30), (160, 48)], ids=["80x24", "100x30", "160x48"]
+)
+def test_jobs_screen_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=open_jobs)
 
 
-def test_explorer_snapshot(snap_compare, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "size", [(80, 24), (100, 30), (160, 48)], ids=["80x24", "100x30", "160x48"]
+)
+def test_explorer_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await open_explorer(pilot, "BTC/AUD", table="human_items")
 
-    assert snap_compare(make_desk(tmp_path), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=run_before)

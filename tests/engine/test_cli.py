@@ -168,28 +168,54 @@ def test_unreachable_database_fails_with_one_line(capsys: pytest.CaptureFixture[
 
 
 def test_quality_json_and_exit_code(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ledgers.intel import CatalystEvent, Collected, GlassMetric, HumanItem
     from ledgers.market import Tick
 
     async def go() -> None:
         db = Database(db_url)
         await db.upgrade()
         now = datetime.now(UTC)
-        await LedgerStore(db).upsert_ticks(
+        store = LedgerStore(db)
+        await store.upsert_ticks(
             [
                 Tick("sim", "BTC/AUD", now - timedelta(seconds=s), 100.0, 99.0, 101.0)
                 for s in range(5)
             ]
         )
+        await store.write_collected(
+            Collected(
+                glass=(GlassMetric("sim", "simswap", "tvl_usd", now, 1e9),),
+                human=(
+                    HumanItem(
+                        "sim:news", "n1", "Bitcoin up", "https://sim/n1", now, 0.4, "body", ("BTC",)
+                    ),
+                ),
+                catalysts=(
+                    CatalystEvent(
+                        "sim", "c1", "listing", "Listing", "https://sim/c1", now, 5, ("BTC",)
+                    ),
+                ),
+            )
+        )
         await db.dispose()
 
     asyncio.run(go())
-    code, out, _ = run(capsys, "--db", db_url, "quality", "--json")
+    code, out, _ = run(capsys, "--sim", "--db", db_url, "quality", "--json")
     report = json.loads(out)
     assert code == 0 and report["alert"] is False
-    assert report["ledgers"] == {"exchange": 1.0}
-    assert report["sources"][0]["source"] == "sim" and report["sources"][0]["rows"] == 5
-    code, out, _ = run(capsys, "--db", db_url, "quality")
+    assert report["ledgers"] == {"exchange": 1.0, "glass": 1.0, "human": 1.0, "catalyst": 1.0}
+    assert {(s["ledger"], s["source"]) for s in report["sources"]} >= {
+        ("exchange", "sim"),
+        ("human", "sim:news"),
+    }
+    code, out, _ = run(capsys, "--sim", "--db", db_url, "quality")
     assert code == 0 and "overall 1.00 (ok" in out
+    # Judged as the live engine, every configured source that wrote nothing counts against it.
+    code, out, _ = run(capsys, "--db", db_url, "quality", "--json")
+    report = json.loads(out)
+    assert code == 1 and report["alert"] is True
+    silent = {s["source"] for s in report["sources"] if s["rows"] == 0}
+    assert {"coinspot", "defillama", "sec"} <= silent
 
 
 def test_quality_alerts_with_exit_1_when_data_is_bad(
