@@ -66,7 +66,9 @@ class IntelFeeds:
         """Collector names per ledger, for the quality monitor."""
         out: dict[str, list[str]] = {}
         for c in self.collectors.values():
-            out.setdefault(c.ledger, []).append(c.name)
+            source = getattr(c, "source", c.name)
+            if source not in out.setdefault(c.ledger, []):
+                out[c.ledger].append(source)
         return out
 
     def healths(self) -> list[FeedEvent]:

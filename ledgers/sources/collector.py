@@ -16,5 +16,7 @@ class Collector(Protocol):
     name: str  # source id for rate limits and health, e.g. "defillama"
     ledger: str  # glass | human | catalyst
     interval: float  # seconds between scheduled runs
+    # The rows' source is ``name`` (or ``name:<feed>``) unless a collector says otherwise with
+    # a ``source`` attribute; the quality monitor matches on it.
 
     async def collect(self, http: HttpPolicy, now: datetime) -> Collected: ...

@@ -170,3 +170,13 @@ async def test_collectors_use_the_shared_policy_with_retries() -> None:
     assert rows == 1 and waits == [1.0] and len(calls) == 2
     assert stored[0].mood[0].value == 40.0
     await http.aclose()
+
+
+async def test_the_simulated_ledgers_score_well_once_collected(engine: LocalEngine) -> None:
+    await engine.run_once()
+    quality = engine.snapshot().quality
+    assert quality is not None and not quality.alert, quality.failing
+    assert (
+        set(quality.ledgers) == {"exchange", "glass", "human", "catalyst"}
+        or "catalyst" not in quality.ledgers
+    )

@@ -117,6 +117,7 @@ class _SimCollector(ABC):
     name: str
     ledger: str
     interval: float
+    source = "sim"  # rows are sourced sim or sim:<feed>, whatever the collector is called
 
     def __init__(
         self, market: SimMarket, *, lookback: timedelta = LOOKBACK, interval: float | None = None
