@@ -17,19 +17,11 @@ from textual.worker import Worker, WorkerState
 from engine.api import EngineAPI
 from engine.events import FeedEvent, QualityEvent
 from engine.jobs import JobStatus
+from omc_tui.widgets.status import FEED_STYLE, JOB_STYLE
 
 REFRESH_SECONDS = 1.0
 ERROR_WIDTH = 40
 
-_JOB_STYLE = {
-    "ok": "green",
-    "running": "cyan",
-    "idle": "dim",
-    "skipped": "yellow",
-    "error": "bold red",
-    "paused": "yellow",
-}
-_FEED_STYLE = {"ok": "green", "starting": "dim", "degraded": "yellow", "down": "bold red"}
 
 _JOB_COLUMNS = (
     ("job", "Job", 22),
@@ -251,7 +243,7 @@ def _job_cells(job: JobStatus, now: datetime) -> Cells:
     error = job.last_error or ""
     return (
         Text(job.name),
-        Text(state, style=_JOB_STYLE.get(state, "")),
+        Text(state, style=JOB_STYLE.get(state, "")),
         Text(_ago(job.last_finished, now)),
         Text(next_run, style="yellow" if job.paused else ""),
         Text(str(job.last_rows), justify="right"),
@@ -264,7 +256,7 @@ def _job_cells(job: JobStatus, now: datetime) -> Cells:
 def _feed_cells(feed: FeedEvent, now: datetime) -> Cells:
     return (
         Text(feed.feed + (" (sim)" if feed.simulated else "")),
-        Text(feed.status, style=_FEED_STYLE.get(feed.status, "")),
+        Text(feed.status, style=FEED_STYLE.get(feed.status, "")),
         Text(_until(feed.retry_at, now) if feed.retry_at else "—", style="dim"),
         Text(_truncate(feed.error or "", ERROR_WIDTH), style="red"),
     )

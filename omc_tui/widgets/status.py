@@ -10,7 +10,8 @@ from textual.widget import Widget
 from engine.events import FeedEvent, JobEvent
 from engine.jobs import JobStatus
 
-_JOB_STYLE = {
+# Shared with the jobs screen so a state looks the same everywhere.
+JOB_STYLE = {
     "ok": "green",
     "running": "cyan",
     "idle": "dim",
@@ -18,7 +19,7 @@ _JOB_STYLE = {
     "error": "bold red",
     "paused": "yellow",
 }
-_FEED_STYLE = {"ok": "green", "starting": "dim", "degraded": "yellow", "down": "bold red"}
+FEED_STYLE = {"ok": "green", "starting": "dim", "degraded": "yellow", "down": "bold red"}
 
 
 class StatusBar(Widget):
@@ -61,7 +62,7 @@ class StatusBar(Widget):
         if compact:
             text.append("jobs ")
         for name, (state, _) in self._jobs.items():
-            text.append("●" if compact else "● ", style=_JOB_STYLE.get(state, ""))
+            text.append("●" if compact else "● ", style=JOB_STYLE.get(state, ""))
             if not compact:
                 text.append(f"{name.split('.', 1)[-1]} ")
         if compact:
@@ -72,6 +73,6 @@ class StatusBar(Widget):
             healthy = feed.status == "ok"
             text.append(f" {feed.feed} ")
             text.append(
-                "●" if compact and healthy else feed.status, style=_FEED_STYLE.get(feed.status, "")
+                "●" if compact and healthy else feed.status, style=FEED_STYLE.get(feed.status, "")
             )
         return text
