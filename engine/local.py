@@ -7,7 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine import views
 from engine.api import (
@@ -450,13 +450,17 @@ class LocalEngine:
             )
         else:
             from ledgers.sources.ccxt_market import CcxtMarket
+            from ledgers.sources.coinspot import CoinSpotMarket
 
-            source = CcxtMarket(
-                s.market.venue,
-                quote=s.market.quote,
-                clock=self.clock,
-                timeout_ms=int(s.market.timeout_seconds * 1000),
-            )
+            options: dict[str, Any] = {
+                "quote": s.market.quote,
+                "clock": self.clock,
+                "timeout_ms": int(s.market.timeout_seconds * 1000),
+            }
+            if s.market.venue == "coinspot":
+                source = CoinSpotMarket(**options)
+            else:
+                source = CcxtMarket(s.market.venue, **options)
         interval = s.sim.poll_seconds if source.simulated else s.market.poll_seconds
         return MarketFeed(
             source,
