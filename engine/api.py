@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from engine.events import (
@@ -16,9 +17,13 @@ from engine.events import (
     CandleEvent,
     Event,
     FeedEvent,
+    FillEvent,
     ModeEvent,
+    OrderEvent,
+    PortfolioEvent,
     QualityEvent,
     QuoteEvent,
+    TradingEvent,
 )
 from engine.jobs import JobStatus
 
@@ -109,6 +114,107 @@ class GlassView:
     block_height: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PositionView:
+    symbol: str
+    quantity: Decimal
+    average_cost: Decimal
+    cost: Decimal
+    mark: Decimal | None
+    market_value: Decimal | None
+    unrealized: Decimal | None
+    realized: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LotView:
+    lot_id: str
+    asset: str
+    quote: str
+    acquired_at: datetime
+    quantity: Decimal
+    cost: Decimal
+    unit_cost: Decimal
+    long_term_from: datetime  # first moment a disposal would count as held over 12 months
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPreview:
+    """What an order would do now: the ticket shows this before anything is sent."""
+
+    symbol: str
+    side: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    allowed: bool
+    rule: str
+    message: str
+    est_price: Decimal | None = None  # average fill price walking the current book
+    est_quantity: Decimal | None = None  # what would fill now (less than asked if depth is thin)
+    notional: Decimal | None = None
+    fee: Decimal | None = None
+    slippage_bps: Decimal | None = None
+    rests: bool = False  # a limit order that would rest on the book
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    order: OrderEvent
+    accepted: bool
+    rule: str  # "ok", "duplicate" or the rule that refused
+    message: str
+    fills: tuple[FillEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TradingView:
+    """The book at a glance, for a first paint of the trading panes."""
+
+    trading: TradingEvent
+    portfolio: PortfolioEvent | None
+    positions: tuple[PositionView, ...]
+    orders: tuple[OrderEvent, ...]  # working first, then recent, newest first
+    fills: tuple[FillEvent, ...]  # newest first
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyInfo:
+    name: str
+    description: str
+    params: dict[str, float | int]
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestView:
+    id: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    params: dict[str, float | int]
+    start: datetime
+    end: datetime
+    bars: int
+    metrics: dict[str, object]
+    gate_passed: bool
+    gate_reasons: tuple[str, ...]
+    equity: tuple[tuple[datetime, float], ...] = ()
+    promoted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentView:
+    name: str
+    strategy: str
+    symbol: str
+    timeframe: str
+    params: dict[str, float | int]
+    allocation: Decimal
+    active: bool
+    deployed_at: datetime
+    backtest_id: str | None
+    last_bar: datetime | None = None
+
+
 class EngineAPI(Protocol):
     async def start(self) -> None: ...
 
@@ -181,3 +287,68 @@ class EngineAPI(Protocol):
     async def mood(self) -> MoodView | None: ...
 
     async def glass(self, limit: int = 8) -> GlassView: ...
+
+    # -- trading -------------------------------------------------------------------------
+
+    async def trading(self) -> TradingView:
+        """Positions, working and recent orders, fills, PnL and the switches."""
+        ...
+
+    async def preview_order(
+        self, symbol: str, side: str, quantity: object, limit_price: object | None = None
+    ) -> OrderPreview:
+        """Estimated fill, fee and the risk guard's verdict; nothing is sent or audited."""
+        ...
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        quantity: object,
+        limit_price: object | None = None,
+        *,
+        client_id: str | None = None,
+    ) -> OrderResult: ...
+
+    async def cancel_order(self, client_id: str) -> OrderEvent: ...
+
+    async def cancel_all_orders(self) -> int: ...
+
+    async def set_kill_switch(self, on: bool, *, cancel_all: bool = False) -> None: ...
+
+    async def lots(self) -> list[LotView]: ...
+
+    async def equity_curve(self, limit: int = 500) -> list[tuple[datetime, Decimal]]: ...
+
+    async def tax_report(self, fy: int) -> dict[str, object]:
+        """The Australian CGT report of one financial year, as plain data (rows and totals)."""
+        ...
+
+    async def strategies(self) -> list[StrategyInfo]: ...
+
+    async def backtest(
+        self,
+        strategy: str,
+        symbol: str,
+        *,
+        timeframe: str = "1h",
+        params: dict[str, str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fee: Decimal | None = None,
+        slippage_bps: Decimal | None = None,
+    ) -> BacktestView: ...
+
+    async def backtests(self, limit: int = 50) -> list[BacktestView]: ...
+
+    async def promote(self, backtest_id: str) -> BacktestView:
+        """A human's decision to take a backtest to paper; refused unless the gate passed."""
+        ...
+
+    async def deploy(
+        self, backtest_id: str, allocation: Decimal | None = None
+    ) -> DeploymentView: ...
+
+    async def undeploy(self, name: str) -> DeploymentView: ...
+
+    async def deployments(self) -> list[DeploymentView]: ...

@@ -83,6 +83,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=config_show)
 
+    from engine.trading import cli as trading_cli
+
+    trading_cli.add_commands(sub)
+
 
 def run(args: argparse.Namespace, settings: config.Settings) -> int:
     handler: Handler = args.handler

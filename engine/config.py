@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -167,6 +168,55 @@ class QualitySettings(_Section):
         return Thresholds(self.alert_below, timedelta(hours=self.window_hours), expected)
 
 
+class TradingSettings(_Section):
+    """The paper book, the risk guard's limits, strategies and the governance gate."""
+
+    starting_cash: Decimal = Field(Decimal("10000"), gt=0, description="paper account, in quote")
+    cost_method: Literal["fifo", "average"] = Field("fifo", description="lot matching")
+    taker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")
+    maker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")
+    max_order_notional: Decimal = Field(Decimal("5000"), gt=0, description="quote per order")
+    max_position_pct: Decimal = Field(Decimal("25"), gt=0, le=100, description="% of equity")
+    daily_loss_pct: Decimal = Field(Decimal("5"), gt=0, le=100, description="% of day-start equity")
+    max_open_orders: int = Field(20, ge=1)
+    max_orders_per_minute: int = Field(30, ge=1)
+    stale_quote_seconds: float = Field(30.0, gt=0)
+    max_limit_distance_pct: Decimal = Field(Decimal("10"), gt=0, le=100)
+    mark_seconds: float = Field(60.0, gt=0, description="PnL mark / equity curve interval")
+    orders_seconds: float = Field(2.0, gt=0, description="resting-order check interval")
+    strategy_seconds: float = Field(30.0, gt=0, description="deployed strategies' interval")
+    allocation: Decimal = Field(
+        Decimal("1000"), gt=0, description="quote a deployed strategy trades with; backtest cash"
+    )
+    slippage_bps: Decimal = Field(Decimal("5"), ge=0, description="backtest default slippage")
+    gate_min_trades: int = Field(20, ge=0, description="governance gate before paper")
+    gate_min_sharpe: float = Field(0.5, description="governance gate before paper")
+    gate_max_drawdown_pct: float = Field(25.0, gt=0, le=100, description="governance gate")
+    tax_timezone: str = Field("Australia/Sydney", description="financial-year boundaries")
+
+    def limits(self) -> Any:
+        """The risk guard's limits (an engine.trading.risk.RiskLimits)."""
+        from engine.trading.risk import RiskLimits
+
+        return RiskLimits(
+            max_order_notional=self.max_order_notional,
+            max_position_pct=self.max_position_pct,
+            daily_loss_pct=self.daily_loss_pct,
+            max_open_orders=self.max_open_orders,
+            max_orders_per_minute=self.max_orders_per_minute,
+            stale_quote_seconds=self.stale_quote_seconds,
+            max_limit_distance_pct=self.max_limit_distance_pct,
+        )
+
+    def gate(self) -> Any:
+        """The governance gate before paper (an engine.trading.backtest.GovernanceGate)."""
+        from engine.trading.backtest import GovernanceGate
+
+        return GovernanceGate(
+            self.gate_min_trades, self.gate_min_sharpe, self.gate_max_drawdown_pct
+        )
+
+
 class DeskSettings(_Section):
     timeframe: str = Field("1h", description="chart timeframe at start")
     keymap: dict[str, str] = Field(default_factory=dict, description="action id -> keys")
@@ -191,6 +241,7 @@ class Settings(BaseSettings):
     desk: DeskSettings = Field(default_factory=DeskSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
+    trading: TradingSettings = Field(default_factory=TradingSettings)
 
     @classmethod
     def settings_customise_sources(

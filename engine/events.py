@@ -10,6 +10,7 @@ import json
 import typing
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
 
@@ -157,6 +158,92 @@ class LedgerEvent(Event):
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class OrderEvent(Event):
+    """An order was created or changed state; never dropped for a slow reader."""
+
+    kind: ClassVar[str] = "order"
+    client_id: str
+    mode: str  # paper | live
+    symbol: str
+    side: str
+    type: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    state: str
+    filled: Decimal
+    average_price: Decimal | None
+    fees: Decimal
+    origin: str
+    created_at: datetime
+    updated_at: datetime
+    reason: str | None = None
+    strategy: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FillEvent(Event):
+    kind: ClassVar[str] = "fill"
+    fill_id: str
+    client_id: str
+    mode: str
+    symbol: str
+    side: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    liquidity: str
+    ts: datetime
+    slippage_bps: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class PortfolioEvent(Event):
+    """The book marked to market; only the newest matters."""
+
+    kind: ClassVar[str] = "portfolio"
+    mode: str
+    at: datetime
+    quote: str
+    equity: Decimal
+    cash: Decimal
+    market_value: Decimal
+    unrealized: Decimal
+    realized: Decimal
+    day_pnl: Decimal | None = None
+
+    @property
+    def coalesce_key(self) -> tuple[Any, ...]:
+        return ("portfolio", self.mode)
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEvent(Event):
+    """The risk guard refused an order (or allowed one); always delivered."""
+
+    kind: ClassVar[str] = "risk"
+    at: datetime
+    allowed: bool
+    rule: str
+    message: str
+    symbol: str
+    side: str
+    origin: str
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TradingEvent(Event):
+    """The trading switches: which book, the kill switch and live arming."""
+
+    kind: ClassVar[str] = "trading"
+    at: datetime
+    mode: str  # paper | live
+    kill_switch: bool
+    armed: bool
+    reason: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -170,6 +257,11 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReadyEvent,
         QualityEvent,
         LedgerEvent,
+        OrderEvent,
+        FillEvent,
+        PortfolioEvent,
+        RiskEvent,
+        TradingEvent,
     )
 }
 
@@ -195,6 +287,8 @@ def from_json(text: str) -> Event:
         hint = hints[f.name]
         if value is not None and datetime in _members(hint):
             value = datetime.fromisoformat(value)
+        elif value is not None and Decimal in _members(hint):
+            value = Decimal(value)
         elif isinstance(value, list):
             value = _tuples(value)
         kwargs[f.name] = value
@@ -204,6 +298,8 @@ def from_json(text: str) -> Event:
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 

@@ -25,6 +25,7 @@ from engine.config import Settings
 from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
+from engine.trading.commands import TradingCommands
 from engine.writer import WriteBehind
 from ledgers.clock import Clock, SimClock, WallClock
 from ledgers.market import Candle
@@ -33,6 +34,7 @@ from ledgers.timeframes import bucket, seconds
 
 if TYPE_CHECKING:  # the database layer loads after the first paint, off the start-up path
     from engine.intel import IntelFeeds
+    from engine.trading.host import TradingHost
     from ledgers.database import Database
 
 log = logging.getLogger("omc.engine")
@@ -40,7 +42,7 @@ log = logging.getLogger("omc.engine")
 STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 
 
-class LocalEngine:
+class LocalEngine(TradingCommands):
     """Composition root of one engine: market feed, jobs, write-behind storage and the bus."""
 
     def __init__(
@@ -69,6 +71,8 @@ class LocalEngine:
         self._started = False
         self.intel: IntelFeeds | None = None
         self.quality: QualityEvent | None = None
+        self.trading_host: TradingHost | None = None
+        self._trading_ready = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -238,6 +242,21 @@ class LocalEngine:
         self._ready.set()
         self.bus.publish(FeedEvent("database", "ok", self.clock.now()))
         self.bus.publish(ReadyEvent(db.masked_url))
+        await self._open_trading(db)
+
+    async def _open_trading(self, db: Database) -> None:
+        from engine.trading.host import TradingHost
+
+        host = TradingHost(self.settings, db, lambda: self.feed, self.bus.publish, self.clock.now)
+        try:
+            await host.open()
+        except Exception as exc:  # the data side keeps running; trading says why it cannot
+            log.exception("trading could not start")
+            self.bus.publish(FeedEvent("trading", "down", self.clock.now(), str(exc)))
+            return
+        host.install_jobs(self.jobs)
+        self.trading_host = host
+        self._trading_ready.set()
 
     async def _load_history(self) -> None:
         """Adopt forming bars, backfill the simulator's gap, and load sparkline history."""

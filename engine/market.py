@@ -13,7 +13,7 @@ from engine.jobs import Backoff
 from engine.writer import WriteBehind
 from ledgers.candles import CandleBuilder
 from ledgers.clock import Clock
-from ledgers.market import Candle, Tick
+from ledgers.market import Candle, Instrument, Tick
 from ledgers.sources.base import MarketSource, SourceError
 
 log = logging.getLogger("omc.market")
@@ -69,6 +69,7 @@ class MarketFeed:
         self.book_health = FeedHealth(f"{source.venue}.book", poll_seconds, source.simulated)
         self.builder = CandleBuilder()
         self.listed: set[str] | None = None  # None until the instrument list has loaded
+        self.instruments: dict[str, Instrument] = {}
         self.quotes: dict[str, QuoteEvent] = {}
         self.spark: dict[str, deque[float]] = {}
         self._spark_ts: dict[str, datetime] = {}
@@ -96,6 +97,7 @@ class MarketFeed:
         except SourceError as exc:
             raise self._failure("instrument list", exc) from None
         self.listed = {i.symbol for i in instruments}
+        self.instruments = {i.symbol: i for i in instruments}
         self.writer.set_instruments(instruments, self.clock.now())
         self.bus.publish(InstrumentsEvent(self.venue, len(instruments), tuple(self.unknown)))
         return len(instruments)

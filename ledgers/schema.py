@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from ledgers.types import PortableJSON, UTCDateTime
+from ledgers.types import Money, PortableJSON, UTCDateTime
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -159,6 +171,149 @@ class CatalystEventRow(Base):
         CheckConstraint("impact >= 1 AND impact <= 10", name="impact_range"),
         Index("ix_catalyst_events_occurred", "occurred"),
     )
+
+
+# Trading: the book of orders and fills, the risk guard's audit and state, the equity curve,
+# strategy deployments and backtests. Money columns are exact (``Money``).
+
+
+class OrderRow(Base):
+    """An order's newest version; written before the engine acts on any transition."""
+
+    __tablename__ = "orders"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    venue: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(4))
+    type: Mapped[str] = mapped_column(String(8))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    limit_price: Mapped[Decimal | None] = mapped_column(Money)
+    origin: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(8))
+    state: Mapped[str] = mapped_column(String(20))
+    filled: Mapped[Decimal] = mapped_column(Money)
+    cost: Mapped[Decimal] = mapped_column(Money)
+    fees: Mapped[Decimal] = mapped_column(Money)
+    reason: Mapped[str | None] = mapped_column(Text)
+    venue_order_id: Mapped[str | None] = mapped_column(String(128))
+    strategy: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_orders_mode_state", "mode", "state"),
+        Index("ix_orders_created_at", "created_at"),
+    )
+
+
+class FillRow(Base):
+    """One execution; the fill id is the idempotency key of replays."""
+
+    __tablename__ = "fills"
+
+    fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("orders.client_id"))
+    venue: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal] = mapped_column(Money)
+    fee: Mapped[Decimal] = mapped_column(Money)
+    liquidity: Mapped[str] = mapped_column(String(8))
+    slippage_bps: Mapped[Decimal] = mapped_column(Money)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_fills_client_id", "client_id"),
+        Index("ix_fills_ts", "ts"),
+    )
+
+
+class RiskDecisionRow(Base):
+    """The risk guard's audit: every order it saw, allowed or refused, and why."""
+
+    __tablename__ = "risk_decisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    mode: Mapped[str] = mapped_column(String(8))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(4))
+    quantity: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    notional: Mapped[Decimal | None] = mapped_column(Money)
+    origin: Mapped[str] = mapped_column(String(16))
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    rule: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_risk_decisions_at", "at"),)
+
+
+class TradingStateRow(Base):
+    """Small durable switches: the kill switch, live arming, the paper account's start."""
+
+    __tablename__ = "trading_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EquityMarkRow(Base):
+    """The equity curve: the book marked to market by the PnL-mark job."""
+
+    __tablename__ = "equity_marks"
+
+    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    quote: Mapped[str] = mapped_column(String(20))
+    equity: Mapped[Decimal] = mapped_column(Money)
+    cash: Mapped[Decimal] = mapped_column(Money)
+    market_value: Mapped[Decimal] = mapped_column(Money)
+    unrealized: Mapped[Decimal] = mapped_column(Money)
+    realized: Mapped[Decimal] = mapped_column(Money)
+
+
+class BacktestRow(Base):
+    """A backtest run with its metrics, the governance verdict and any promotion."""
+
+    __tablename__ = "backtests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(40))
+    timeframe: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    ran_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    start: Mapped[datetime] = mapped_column(UTCDateTime)
+    end: Mapped[datetime] = mapped_column(UTCDateTime)
+    metrics: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    gate_passed: Mapped[bool] = mapped_column(Boolean)
+    gate_reasons: Mapped[list[str]] = mapped_column(PortableJSON)
+    promoted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    promoted_by: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_backtests_ran_at", "ran_at"),)
+
+
+class DeploymentRow(Base):
+    """A strategy trading on paper on a schedule, after a human promoted its backtest."""
+
+    __tablename__ = "deployments"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    strategy: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(40))
+    timeframe: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    allocation: Mapped[Decimal] = mapped_column(Money)  # quote currency the strategy may use
+    backtest_id: Mapped[str | None] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(Boolean)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_bar: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # Tables the ledger CLI reports on and exports, with the column that orders them in time.

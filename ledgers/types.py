@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime
+from sqlalchemy import JSON, DateTime, Numeric, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -49,3 +50,33 @@ def to_sqlite_ts(value: datetime) -> str:
 
 
 PortableJSON: Any = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Money(TypeDecorator[Decimal]):
+    """An exact decimal on both databases: unconstrained NUMERIC on PostgreSQL, text on SQLite.
+
+    SQLite has no exact decimal type (its NUMERIC affinity turns 0.1 into a binary float), so
+    the value is kept as its canonical string and read back as the same ``Decimal``.
+    """
+
+    impl = String(64)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, Decimal):
+            raise TypeError(f"money must be a Decimal, got {type(value).__name__} {value!r}")
+        if not value.is_finite():
+            raise ValueError(f"money must be finite, got {value!r}")
+        return value if dialect.name == "postgresql" else str(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))

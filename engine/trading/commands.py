@@ -1,0 +1,134 @@
+"""The EngineAPI's trading commands for an in-process engine (mixed into ``LocalEngine``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.api import (
+    BacktestView,
+    DeploymentView,
+    LotView,
+    OrderPreview,
+    OrderResult,
+    StrategyInfo,
+    TradingView,
+)
+from engine.events import OrderEvent
+
+if TYPE_CHECKING:
+    from engine.trading.host import TradingHost
+
+
+class TradingUnavailable(Exception):
+    """Trading has not started (storage is down or the book could not be loaded)."""
+
+
+class TradingCommands:
+    trading_host: TradingHost | None
+    _trading_ready: asyncio.Event
+
+    async def _host(self) -> TradingHost:
+        await self._trading_ready.wait()
+        if self.trading_host is None:
+            raise TradingUnavailable("trading is not available: the book could not be loaded")
+        return self.trading_host
+
+    async def trading(self) -> TradingView:
+        return await (await self._host()).view()
+
+    async def preview_order(
+        self, symbol: str, side: str, quantity: object, limit_price: object | None = None
+    ) -> OrderPreview:
+        host = await self._host()
+        return await host.preview(host.request(symbol, side, quantity, limit_price))
+
+    async def place_order(
+        self,
+        symbol: str,
+        side: str,
+        quantity: object,
+        limit_price: object | None = None,
+        *,
+        client_id: str | None = None,
+    ) -> OrderResult:
+        host = await self._host()
+        return await host.place(
+            host.request(symbol, side, quantity, limit_price, client_id=client_id)
+        )
+
+    async def cancel_order(self, client_id: str) -> OrderEvent:
+        from engine.trading.trader import order_event
+
+        host = await self._host()
+        return order_event(await host.trader.cancel(client_id))
+
+    async def cancel_all_orders(self) -> int:
+        host = await self._host()
+        return len(await host.trader.cancel_all())
+
+    async def set_kill_switch(self, on: bool, *, cancel_all: bool = False) -> None:
+        host = await self._host()
+        reason = "from the desk" if on else ""
+        await host.trader.set_kill_switch(on, cancel_all=cancel_all, reason=reason)
+
+    async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:
+        return await (await self._host()).orders(open_only=open_only, limit=limit)
+
+    async def lots(self) -> list[LotView]:
+        return (await self._host()).lots()
+
+    async def equity_curve(self, limit: int = 500) -> list[tuple[datetime, Decimal]]:
+        host = await self._host()
+        return await host.store.marks(host.trader.mode, limit=limit)
+
+    async def tax_report(self, fy: int) -> dict[str, Any]:
+        from engine.trading.tax import report_json
+
+        return report_json((await self._host()).tax_report(fy))
+
+    async def strategies(self) -> list[StrategyInfo]:
+        from engine.trading.research import Research
+
+        return Research.strategies()
+
+    async def backtest(
+        self,
+        strategy: str,
+        symbol: str,
+        *,
+        timeframe: str = "1h",
+        params: dict[str, str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        fee: Decimal | None = None,
+        slippage_bps: Decimal | None = None,
+    ) -> BacktestView:
+        host = await self._host()
+        return await host.research.backtest(
+            strategy,
+            host.request(symbol, "buy", 1).symbol,
+            timeframe=timeframe,
+            params=params,
+            since=since,
+            until=until,
+            fee=fee,
+            slippage_bps=slippage_bps,
+        )
+
+    async def backtests(self, limit: int = 50) -> list[BacktestView]:
+        return await (await self._host()).research.backtests(limit)
+
+    async def promote(self, backtest_id: str) -> BacktestView:
+        return await (await self._host()).research.promote(backtest_id)
+
+    async def deploy(self, backtest_id: str, allocation: Decimal | None = None) -> DeploymentView:
+        return await (await self._host()).research.deploy(backtest_id, allocation)
+
+    async def undeploy(self, name: str) -> DeploymentView:
+        return await (await self._host()).research.undeploy(name)
+
+    async def deployments(self) -> list[DeploymentView]:
+        return await (await self._host()).research.deployments()

@@ -1,0 +1,233 @@
+"""Trading inside an engine: the trader and its jobs, and the EngineAPI's trading commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.api import LotView, OrderPreview, OrderResult, PositionView, TradingView
+from engine.config import Settings, normalize_symbol
+from engine.events import Event, OrderEvent
+from engine.jobs import JobRunner
+from engine.trading.model import ZERO, OrderRequest, OrderState, Position
+from engine.trading.portfolio import CostMethod
+from engine.trading.research import Research
+from engine.trading.store import TradingStore
+from engine.trading.trader import Trader, fill_event, order_event
+from engine.trading.venue import FeedMarket
+from ledgers.database import Database
+
+
+class TradingHost:
+    """Owns the paper trader of one engine and translates between it and the EngineAPI."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        feed: Callable[[], Any],
+        publish: Callable[[Event], None],
+        now: Callable[[], datetime],
+    ) -> None:
+        t = settings.trading
+        self.settings = settings
+        self.db = db
+        self.store = TradingStore(db)
+        self.market = FeedMarket(
+            feed, taker_fee=t.taker_fee, maker_fee=t.maker_fee, depth=settings.market.book_depth
+        )
+        self.trader = Trader(
+            self.store,
+            self.market,
+            publish,
+            now,
+            limits=t.limits(),
+            starting_cash=t.starting_cash,
+            quote=settings.market.quote,
+            method=CostMethod(t.cost_method),
+        )
+        self.now = now
+        self.research = Research(
+            db,
+            self.trader,
+            lambda: feed().venue,
+            now,
+            gate=t.gate(),
+            slippage_bps=t.slippage_bps,
+            allocation=t.allocation,
+        )
+
+    async def open(self) -> None:
+        await self.trader.open()
+
+    def install_jobs(self, jobs: JobRunner) -> None:
+        t = self.settings.trading
+        jobs.add(
+            "trading.orders",
+            self.trader.check_orders,
+            t.orders_seconds,
+            "fill resting paper orders the market has crossed",
+        )
+        jobs.add("trading.mark", self.trader.record_mark, t.mark_seconds, "mark the book to market")
+
+    # -- commands --------------------------------------------------------------------------
+
+    def request(
+        self,
+        symbol: str,
+        side: str,
+        quantity: object,
+        limit_price: object | None = None,
+        *,
+        client_id: str | None = None,
+        origin: str = "manual",
+        strategy: str | None = None,
+    ) -> OrderRequest:
+        try:
+            symbol = normalize_symbol(symbol, self.settings.market.quote)
+        except ValueError as exc:
+            from engine.trading.model import OrderInputError
+
+            raise OrderInputError(str(exc)) from None
+        return OrderRequest.parse(
+            symbol,
+            side,
+            quantity,
+            limit_price,
+            origin=origin,
+            client_id=client_id,
+            strategy=strategy,
+        )
+
+    async def place(self, request: OrderRequest) -> OrderResult:
+        result = await self.trader.place(request)
+        order = order_event(result.order)
+        fills = tuple(fill_event(f, self.trader.mode) for f in result.fills)
+        if result.decision is None:
+            return OrderResult(order, False, "duplicate", _duplicate(result.order), fills)
+        if result.order.state is OrderState.REJECTED:
+            return OrderResult(order, False, result.decision.rule, result.order.reason or "", fills)
+        return OrderResult(order, True, "ok", _summary(result.order), fills)
+
+    async def preview(self, request: OrderRequest) -> OrderPreview:
+        decision, execution = await self.trader.preview(request)
+        preview = OrderPreview(
+            symbol=request.symbol,
+            side=request.side.value,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            allowed=decision.allowed,
+            rule=decision.rule,
+            message=decision.message,
+            notional=decision.notional,
+        )
+        if execution is None:
+            return preview
+        fills = execution.fills
+        qty = sum((f.quantity for f in fills), ZERO)
+        gross = sum((f.gross for f in fills), ZERO)
+        fee = sum((f.fee for f in fills), ZERO)
+        slip = sum((f.slippage_bps * f.quantity for f in fills), ZERO) / qty if qty else None
+        from dataclasses import replace
+
+        return replace(
+            preview,
+            est_price=gross / qty if qty else None,
+            est_quantity=qty,
+            notional=gross if qty else preview.notional,
+            fee=fee,
+            slippage_bps=slip,
+            rests=execution.order.state.working,
+        )
+
+    async def view(self, *, orders: int = 100, fills: int = 100) -> TradingView:
+        working = [
+            o
+            for o in await self.store.orders(
+                self.trader.mode, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
+            )
+        ]
+        recent = await self.store.orders(self.trader.mode, limit=orders)
+        seen = {o.client_id for o in working}
+        listed = working + [o for o in recent if o.client_id not in seen]
+        recent_fills = await self.store.fills(self.trader.mode, limit=fills, newest_first=True)
+        return TradingView(
+            trading=self.trader.trading_event(),
+            portfolio=self.trader.portfolio_event(),
+            positions=tuple(position_view(p) for p in self.trader.positions()),
+            orders=tuple(order_event(o) for o in listed[: max(orders, len(working))]),
+            fills=tuple(fill_event(f, self.trader.mode) for f in recent_fills),
+        )
+
+    async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:
+        states = [OrderState.OPEN, OrderState.PARTIALLY_FILLED] if open_only else None
+        found = await self.store.orders(self.trader.mode, states=states, limit=limit)
+        return [order_event(o) for o in found]
+
+    def lots(self) -> list[LotView]:
+        from engine.trading.tax import long_term_from
+
+        tz = self.settings.trading.tax_timezone
+        return [
+            LotView(
+                lot.lot_id,
+                lot.asset,
+                lot.quote,
+                lot.acquired_at,
+                lot.quantity,
+                lot.cost,
+                lot.unit_cost,
+                long_term_from(lot.acquired_at, tz),
+            )
+            for lot in self.trader.portfolio.lots()
+        ]
+
+    def tax_report(self, fy: int) -> Any:
+        from engine.trading.tax import tax_report
+
+        return tax_report(
+            self.trader.portfolio.disposals,
+            fy,
+            quote=self.settings.market.quote,
+            tz=self.settings.trading.tax_timezone,
+        )
+
+
+def position_view(p: Position) -> PositionView:
+    return PositionView(
+        p.symbol,
+        p.quantity,
+        p.average_cost,
+        p.cost,
+        p.mark,
+        p.market_value,
+        p.unrealized,
+        p.realized,
+    )
+
+
+def _plain(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def _summary(order: Any) -> str:
+    if order.state is OrderState.FILLED:
+        return (
+            f"{order.side.value} {_plain(order.filled)} {order.symbol} filled at "
+            f"{_plain(order.average_price)}, fee {_plain(order.fees)}"
+        )
+    if order.state.working:
+        done = f", {_plain(order.filled)} filled" if order.filled else ""
+        return f"{order.side.value} {_plain(order.quantity)} {order.symbol} resting at " + (
+            f"{_plain(order.limit_price)}{done}"
+        )
+    return f"{order.side.value} {order.symbol}: {order.state.value}" + (
+        f" ({order.reason})" if order.reason else ""
+    )
+
+
+def _duplicate(order: Any) -> str:
+    return f"order {order.client_id} already exists ({order.state.value}); nothing new was sent"

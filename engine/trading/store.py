@@ -1,0 +1,302 @@
+"""Persistence of the book: orders, fills, the risk audit, durable switches and equity marks.
+
+An order's new version and the fills that made it are written in one transaction, so a crash
+leaves either both or neither; fills are keyed by their id, so a replay never duplicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
+from ledgers.database import Database
+from ledgers.schema import (
+    EquityMarkRow,
+    FillRow,
+    OrderRow,
+    RiskDecisionRow,
+    TradingStateRow,
+)
+
+_ORDERS = OrderRow.__table__
+_FILLS = FillRow.__table__
+_DECISIONS = RiskDecisionRow.__table__
+_STATE = TradingStateRow.__table__
+_MARKS = EquityMarkRow.__table__
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def order_values(order: Order) -> dict[str, Any]:
+    return {
+        "client_id": order.client_id,
+        "venue": order.venue,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "quantity": order.quantity,
+        "limit_price": order.limit_price,
+        "origin": order.origin.value,
+        "mode": order.mode,
+        "state": order.state.value,
+        "filled": order.filled,
+        "cost": order.cost,
+        "fees": order.fees,
+        "reason": order.reason,
+        "venue_order_id": order.venue_order_id,
+        "strategy": order.strategy,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    }
+
+
+def order_from_row(row: Any) -> Order:
+    return Order(
+        client_id=row.client_id,
+        venue=row.venue,
+        symbol=row.symbol,
+        side=Side(row.side),
+        type=OrderType(row.type),
+        quantity=row.quantity,
+        limit_price=row.limit_price,
+        origin=Origin(row.origin),
+        mode=row.mode,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        state=OrderState(row.state),
+        filled=row.filled,
+        cost=row.cost,
+        fees=row.fees,
+        reason=row.reason,
+        venue_order_id=row.venue_order_id,
+        strategy=row.strategy,
+    )
+
+
+def fill_values(fill: Fill) -> dict[str, Any]:
+    return {
+        "fill_id": fill.fill_id,
+        "client_id": fill.client_id,
+        "venue": fill.venue,
+        "symbol": fill.symbol,
+        "side": fill.side.value,
+        "quantity": fill.quantity,
+        "price": fill.price,
+        "fee": fill.fee,
+        "liquidity": fill.liquidity,
+        "slippage_bps": fill.slippage_bps,
+        "ts": fill.ts,
+    }
+
+
+def fill_from_row(row: Any) -> Fill:
+    return Fill(
+        fill_id=row.fill_id,
+        client_id=row.client_id,
+        venue=row.venue,
+        symbol=row.symbol,
+        side=Side(row.side),
+        quantity=row.quantity,
+        price=row.price,
+        fee=row.fee,
+        liquidity=row.liquidity,
+        ts=row.ts,
+        slippage_bps=row.slippage_bps,
+    )
+
+
+class TradingStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def save_order(self, order: Order) -> None:
+        """Write an order's newest version (before the engine acts on it)."""
+        async with self.db.engine.begin() as conn:
+            await self._upsert_order(conn, order)
+
+    async def save_executions(self, executions: Iterable[Execution]) -> list[Fill]:
+        """Write orders with their fills in one transaction; returns the fills that were new."""
+        executions = list(executions)
+        if not executions:
+            return []
+        async with self.db.engine.begin() as conn:
+            fills = [f for e in executions for f in e.fills]
+            known: set[str] = set()
+            if fills:
+                rows = await conn.execute(
+                    select(_FILLS.c.fill_id).where(_FILLS.c.fill_id.in_([f.fill_id for f in fills]))
+                )
+                known = {r.fill_id for r in rows}
+            for execution in executions:
+                await self._upsert_order(conn, execution.order)
+            new = [f for f in fills if f.fill_id not in known]
+            if new:
+                stmt = _insert(conn, _FILLS).on_conflict_do_nothing(index_elements=["fill_id"])
+                await conn.execute(stmt, [fill_values(f) for f in new])
+        return new
+
+    async def _upsert_order(self, conn: AsyncConnection, order: Order) -> None:
+        values = order_values(order)
+        stmt = _insert(conn, _ORDERS).values(values)
+        updates = {k: stmt.excluded[k] for k in values if k not in ("client_id", "created_at")}
+        await conn.execute(stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates))
+
+    async def order(self, client_id: str) -> Order | None:
+        async with self.db.engine.connect() as conn:
+            row = (
+                await conn.execute(select(_ORDERS).where(_ORDERS.c.client_id == client_id))
+            ).first()
+        return order_from_row(row) if row else None
+
+    async def orders(
+        self,
+        mode: str,
+        *,
+        states: Sequence[OrderState] | None = None,
+        symbol: str | None = None,
+        limit: int | None = 200,
+    ) -> list[Order]:
+        """Orders of one book, newest first."""
+        query = select(_ORDERS).where(_ORDERS.c.mode == mode)
+        if states is not None:
+            query = query.where(_ORDERS.c.state.in_([s.value for s in states]))
+        if symbol:
+            query = query.where(_ORDERS.c.symbol == symbol)
+        query = query.order_by(_ORDERS.c.created_at.desc(), _ORDERS.c.client_id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.db.engine.connect() as conn:
+            return [order_from_row(r) for r in await conn.execute(query)]
+
+    async def fills(
+        self,
+        mode: str,
+        *,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Fill]:
+        """Fills of one book, in execution order (or newest first)."""
+        query = (
+            select(_FILLS)
+            .join(_ORDERS, _ORDERS.c.client_id == _FILLS.c.client_id)
+            .where(_ORDERS.c.mode == mode)
+        )
+        if symbol:
+            query = query.where(_FILLS.c.symbol == symbol)
+        if since is not None:
+            query = query.where(_FILLS.c.ts >= since)
+        if newest_first:
+            query = query.order_by(_FILLS.c.ts.desc(), _FILLS.c.fill_id.desc())
+        else:
+            query = query.order_by(_FILLS.c.ts, _FILLS.c.fill_id)
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.db.engine.connect() as conn:
+            return [fill_from_row(r) for r in await conn.execute(query)]
+
+    async def record_decision(self, mode: str, decision: Any) -> None:
+        """Audit one risk decision (a ``RiskDecision``)."""
+        async with self.db.engine.begin() as conn:
+            await conn.execute(
+                _DECISIONS.insert().values(
+                    at=decision.at,
+                    mode=mode,
+                    client_id=decision.client_id,
+                    symbol=decision.symbol,
+                    side=decision.side,
+                    quantity=decision.quantity,
+                    price=decision.price,
+                    notional=decision.notional,
+                    origin=decision.origin,
+                    allowed=decision.allowed,
+                    rule=decision.rule,
+                    message=decision.message,
+                )
+            )
+
+    async def decisions(self, limit: int = 100, *, refused_only: bool = False) -> list[Any]:
+        query = select(_DECISIONS).order_by(_DECISIONS.c.at.desc(), _DECISIONS.c.id.desc())
+        if refused_only:
+            query = query.where(_DECISIONS.c.allowed.is_(False))
+        async with self.db.engine.connect() as conn:
+            return list(await conn.execute(query.limit(limit)))
+
+    async def get_state(self, key: str) -> dict[str, Any] | None:
+        async with self.db.engine.connect() as conn:
+            row = (await conn.execute(select(_STATE.c.value).where(_STATE.c.key == key))).first()
+        return dict(row.value) if row else None
+
+    async def set_state(self, key: str, value: dict[str, Any], at: datetime) -> None:
+        async with self.db.engine.begin() as conn:
+            stmt = _insert(conn, _STATE).values(key=key, value=value, updated_at=at)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["key"],
+                    set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+                )
+            )
+
+    async def record_mark(
+        self,
+        mode: str,
+        at: datetime,
+        quote: str,
+        *,
+        equity: Decimal,
+        cash: Decimal,
+        market_value: Decimal,
+        unrealized: Decimal,
+        realized: Decimal,
+    ) -> None:
+        values = {
+            "mode": mode,
+            "ts": at,
+            "quote": quote,
+            "equity": equity,
+            "cash": cash,
+            "market_value": market_value,
+            "unrealized": unrealized,
+            "realized": realized,
+        }
+        async with self.db.engine.begin() as conn:
+            stmt = _insert(conn, _MARKS).values(values)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["mode", "ts"],
+                    set_={k: stmt.excluded[k] for k in values if k not in ("mode", "ts")},
+                )
+            )
+
+    async def marks(
+        self, mode: str, *, since: datetime | None = None, limit: int = 2000
+    ) -> list[tuple[datetime, Decimal]]:
+        """The equity curve, oldest first (the newest ``limit`` points)."""
+        query = select(_MARKS.c.ts, _MARKS.c.equity).where(_MARKS.c.mode == mode)
+        if since is not None:
+            query = query.where(_MARKS.c.ts >= since)
+        query = query.order_by(_MARKS.c.ts.desc()).limit(limit)
+        async with self.db.engine.connect() as conn:
+            rows = list(await conn.execute(query))
+        return [(r.ts, r.equity) for r in reversed(rows)]
+
+    async def forget_book(self, mode: str) -> None:
+        """Erase one book's orders, fills and marks (``omc paper reset``)."""
+        async with self.db.engine.begin() as conn:
+            ids = select(_ORDERS.c.client_id).where(_ORDERS.c.mode == mode)
+            await conn.execute(delete(_FILLS).where(_FILLS.c.client_id.in_(ids)))
+            await conn.execute(delete(_ORDERS).where(_ORDERS.c.mode == mode))
+            await conn.execute(delete(_MARKS).where(_MARKS.c.mode == mode))

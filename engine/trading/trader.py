@@ -1,0 +1,451 @@
+"""The trader: the one path from an order request to a broker, through the risk guard.
+
+Every request, whatever placed it (the desk, the CLI, a strategy, an agent's proposal), is
+checked by the guard and audited; an order's every transition is persisted before the engine
+acts on it; fills move the portfolio only after they are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from engine.events import Event, FillEvent, OrderEvent, PortfolioEvent, RiskEvent, TradingEvent
+from engine.trading.model import (
+    ZERO,
+    Book,
+    Execution,
+    Fill,
+    MarketRules,
+    Order,
+    OrderRequest,
+    OrderState,
+    Position,
+    Side,
+    split_symbol,
+)
+from engine.trading.paper import PaperBroker
+from engine.trading.portfolio import CostMethod, Mark, Portfolio
+from engine.trading.risk import RiskContext, RiskDecision, RiskGuard, RiskLimits
+from engine.trading.store import TradingStore
+from engine.trading.venue import BookUnavailable, MarketAccess
+
+log = logging.getLogger("omc.trading")
+
+KILL_SWITCH = "kill_switch"
+LIVE_ARMED = "live_armed"
+
+
+class TradingError(Exception):
+    """A trading command cannot be done; the message is meant for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: Order
+    decision: RiskDecision | None  # None for a repeated client id (nothing new was decided)
+    fills: tuple[Fill, ...] = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.order.state not in (OrderState.REJECTED,)
+
+
+def order_event(order: Order) -> OrderEvent:
+    return OrderEvent(
+        client_id=order.client_id,
+        mode=order.mode,
+        symbol=order.symbol,
+        side=order.side.value,
+        type=order.type.value,
+        quantity=order.quantity,
+        limit_price=order.limit_price,
+        state=order.state.value,
+        filled=order.filled,
+        average_price=order.average_price,
+        fees=order.fees,
+        origin=order.origin.value,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        reason=order.reason,
+        strategy=order.strategy,
+    )
+
+
+def fill_event(fill: Fill, mode: str) -> FillEvent:
+    return FillEvent(
+        fill.fill_id,
+        fill.client_id,
+        mode,
+        fill.symbol,
+        fill.side.value,
+        fill.quantity,
+        fill.price,
+        fill.fee,
+        fill.liquidity,
+        fill.ts,
+        fill.slippage_bps,
+    )
+
+
+class Trader:
+    """The paper book: portfolio, resting orders, the risk guard and their persistence."""
+
+    mode = "paper"
+
+    def __init__(
+        self,
+        store: TradingStore,
+        market: MarketAccess,
+        publish: Callable[[Event], None],
+        now: Callable[[], datetime],
+        *,
+        limits: RiskLimits | None = None,
+        starting_cash: Decimal = Decimal("10000"),
+        quote: str = "AUD",
+        method: CostMethod = CostMethod.FIFO,
+    ) -> None:
+        self.store = store
+        self.market = market
+        self.publish = publish
+        self.now = now
+        self.guard = RiskGuard(limits or RiskLimits())
+        self.quote = quote
+        self.method = method
+        self.starting_cash = starting_cash
+        self.broker = PaperBroker(market.venue, self._rules)
+        self.portfolio = Portfolio({quote: starting_cash}, method)
+        self.kill_switch = False
+        self.armed = False
+        self.day_start: tuple[str, Decimal] | None = None
+        self._recent: deque[datetime] = deque(maxlen=1000)
+        self._marks: dict[str, Decimal] = {}
+        self._lock = asyncio.Lock()
+        self.last_mark: Mark | None = None
+
+    # -- start-up ------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Load the book: switches, the account's start, fills, working orders; settle leftovers."""
+        now = self.now()
+        kill = await self.store.get_state(KILL_SWITCH)
+        self.kill_switch = bool(kill and kill.get("on"))
+        armed = await self.store.get_state(LIVE_ARMED)
+        self.armed = bool(armed and armed.get("on"))
+        account_key = f"{self.mode}_account"
+        account = await self.store.get_state(account_key)
+        if account is None:
+            account = {"cash": {self.quote: str(self.starting_cash)}, "opened": now.isoformat()}
+            await self.store.set_state(account_key, account, now)
+        cash = {c: Decimal(v) for c, v in account["cash"].items()}
+        fills = await self.store.fills(self.mode)
+        self.portfolio = Portfolio.replay(fills, cash, self.method)
+        working = await self.store.orders(
+            self.mode, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
+        )
+        self.broker.restore(working)
+        # An order still NEW was persisted but never reached the broker (the engine stopped
+        # in between): it did not trade, and resending on its own could surprise the user.
+        for order in await self.store.orders(self.mode, states=[OrderState.NEW], limit=None):
+            settled = order.transition(
+                OrderState.REJECTED, now, reason="not sent: the engine stopped before sending it"
+            )
+            await self.store.save_order(settled)
+        day = await self.store.get_state(f"{self.mode}_day_start")
+        if day is not None:
+            self.day_start = (day["date"], Decimal(day["equity"]))
+        self.publish(self.trading_event())
+
+    # -- orders ----------------------------------------------------------------------------
+
+    async def place(self, request: OrderRequest) -> PlaceResult:
+        """Check, persist and execute one order; a refused one is stored as rejected."""
+        async with self._lock:
+            return await self._place(request)
+
+    async def _place(self, request: OrderRequest) -> PlaceResult:
+        client_id = request.client_id or new_client_id()
+        existing = await self.store.order(client_id)
+        if existing is not None:
+            return PlaceResult(existing, None)
+        now = self.now()
+        book: Book | None = None
+        book_error: str | None = None
+        rules = self._rules(request.symbol)
+        if rules is not None:
+            try:
+                book = await self.market.book(request.symbol)
+            except BookUnavailable as exc:
+                book_error = str(exc)
+        decision = self.guard.check(request, self._context(request, book, now))
+        decision = _with_client_id(decision, client_id)
+        await self.store.record_decision(self.mode, decision)
+        order = Order(
+            client_id=client_id,
+            venue=self.market.venue,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            origin=request.origin,
+            mode=self.mode,
+            created_at=now,
+            updated_at=now,
+            strategy=request.strategy,
+        )
+        if not decision.allowed or book is None:
+            reason = decision.message if not decision.allowed else book_error or "no order book"
+            rejected = order.transition(OrderState.REJECTED, now, reason=reason)
+            await self.store.save_order(rejected)
+            self.publish(_risk_event(decision, reason))
+            self.publish(order_event(rejected))
+            return PlaceResult(rejected, decision)
+        await self.store.save_order(order)
+        self._recent.append(now)
+        execution = self.broker.submit(order, book, self._available, now)
+        fills = await self._record([execution])
+        return PlaceResult(execution.order, decision, tuple(fills))
+
+    async def preview(self, request: OrderRequest) -> tuple[RiskDecision, Execution | None]:
+        """The guard's verdict and the fill the book would give now; nothing is kept."""
+        now = self.now()
+        book: Book | None = None
+        if self._rules(request.symbol) is not None:
+            try:
+                book = await self.market.book(request.symbol)
+            except BookUnavailable:
+                book = None
+        decision = self.guard.check(request, self._context(request, book, now))
+        if book is None:
+            return decision, None
+        order = Order(
+            client_id="preview",
+            venue=self.market.venue,
+            symbol=request.symbol,
+            side=request.side,
+            type=request.type,
+            quantity=request.quantity,
+            limit_price=request.limit_price,
+            origin=request.origin,
+            mode=self.mode,
+            created_at=now,
+            updated_at=now,
+        )
+        if request.quantity <= 0:
+            return decision, None
+        scratch = PaperBroker(self.market.venue, self._rules)
+        return decision, scratch.submit(order, book, self._available, now)
+
+    async def cancel(self, client_id: str, reason: str = "cancelled by user") -> Order:
+        async with self._lock:
+            execution = self.broker.cancel(client_id, self.now(), reason)
+            if execution is None:
+                order = await self.store.order(client_id)
+                if order is None:
+                    raise TradingError(f"no order {client_id}")
+                raise TradingError(f"order {client_id} is {order.state.value}; nothing to cancel")
+            await self._record([execution])
+            return execution.order
+
+    async def cancel_all(self, reason: str = "cancelled: cancel all") -> list[Order]:
+        async with self._lock:
+            executions = self.broker.cancel_all(self.now(), reason)
+            await self._record(executions)
+            return [e.order for e in executions]
+
+    async def set_kill_switch(
+        self, on: bool, *, cancel_all: bool = False, reason: str = ""
+    ) -> None:
+        """The kill switch halts every new order, survives restarts, and may cancel all."""
+        now = self.now()
+        await self.store.set_state(
+            KILL_SWITCH, {"on": on, "at": now.isoformat(), "reason": reason}, now
+        )
+        self.kill_switch = on
+        log.warning("kill switch %s%s", "ON" if on else "off", f": {reason}" if reason else "")
+        self.publish(self.trading_event(reason or None))
+        if on and cancel_all:
+            await self.cancel_all("cancelled by the kill switch")
+
+    async def check_orders(self) -> int:
+        """Fill resting limit orders the market has crossed (the ``trading.orders`` job)."""
+        async with self._lock:
+            changed = 0
+            for symbol in sorted({o.symbol for o in self.broker.working()}):
+                if not self._may_cross(symbol):
+                    continue
+                try:
+                    book = await self.market.book(symbol)
+                except BookUnavailable as exc:
+                    log.warning("resting orders on %s not checked: %s", symbol, exc)
+                    continue
+                executions = self.broker.on_book(book, self.now())
+                await self._record(executions)
+                changed += len(executions)
+            return changed
+
+    def _may_cross(self, symbol: str) -> bool:
+        quote = self.market.quote(symbol)
+        if quote is None:
+            return True  # no quote to rule it out: look at the book
+        for order in self.broker.working(symbol):
+            price = order.limit_price
+            if price is None:
+                return True
+            if order.side is Side.BUY and (quote.ask is None or quote.ask <= price):
+                return True
+            if order.side is Side.SELL and (quote.bid is None or quote.bid >= price):
+                return True
+        return False
+
+    async def _record(self, executions: Sequence[Execution]) -> list[Fill]:
+        if not executions:
+            return []
+        new = await self.store.save_executions(executions)
+        for fill in new:
+            self.portfolio.apply(fill)
+        for execution in executions:
+            self.publish(order_event(execution.order))
+        for fill in new:
+            self.publish(fill_event(fill, self.mode))
+        if new:
+            self.publish(self.portfolio_event())
+        return new
+
+    # -- marks -----------------------------------------------------------------------------
+
+    def marks(self) -> dict[str, Decimal]:
+        for symbol in self.portfolio.symbols:
+            quote = self.market.quote(symbol)
+            if quote is not None and quote.last is not None:
+                self._marks[symbol] = quote.last
+        return self._marks
+
+    def mark_now(self) -> Mark:
+        self.last_mark = self.portfolio.mark(self.marks(), self.quote)
+        return self.last_mark
+
+    async def record_mark(self) -> int:
+        """Mark the book to market, keep the equity curve and the day's starting equity."""
+        mark = self.mark_now()
+        now = self.now()
+        today = now.date().isoformat()
+        if self.day_start is None or self.day_start[0] != today:
+            self.day_start = (today, mark.equity)
+            await self.store.set_state(
+                f"{self.mode}_day_start", {"date": today, "equity": str(mark.equity)}, now
+            )
+        await self.store.record_mark(
+            self.mode,
+            now,
+            self.quote,
+            equity=mark.equity,
+            cash=mark.cash,
+            market_value=mark.market_value,
+            unrealized=mark.unrealized,
+            realized=mark.realized,
+        )
+        self.publish(self.portfolio_event(mark))
+        return 1
+
+    def portfolio_event(self, mark: Mark | None = None) -> PortfolioEvent:
+        mark = mark or self.mark_now()
+        day_pnl = mark.equity - self.day_start[1] if self.day_start else None
+        return PortfolioEvent(
+            self.mode,
+            self.now(),
+            self.quote,
+            mark.equity,
+            mark.cash,
+            mark.market_value,
+            mark.unrealized,
+            mark.realized,
+            day_pnl,
+        )
+
+    def trading_event(self, reason: str | None = None) -> TradingEvent:
+        return TradingEvent(self.now(), self.mode, self.kill_switch, self.armed, reason)
+
+    def positions(self) -> list[Position]:
+        return self.portfolio.positions(self.marks())
+
+    # -- the guard's view ------------------------------------------------------------------
+
+    def _context(self, request: OrderRequest, book: Book | None, now: datetime) -> RiskContext:
+        symbol = request.symbol
+        rules = self._rules(symbol)
+        quote = self.market.quote(symbol)
+        bid = ask = last = None
+        quote_ts: datetime | None = None
+        if quote is not None:
+            bid, ask, last, quote_ts = quote.bid, quote.ask, quote.last, quote.ts
+        if book is not None and (quote_ts is None or book.ts >= quote_ts):
+            bid, ask, quote_ts = book.best_bid, book.best_ask, book.ts
+            last = last or book.mid
+        marks = self.marks()
+        if last is not None:
+            marks[symbol] = last
+        mark = self.portfolio.mark(marks, self.quote)
+        base, quote_ccy = split_symbol(symbol)
+        held = self.portfolio.holdings(base, quote_ccy)
+        position_value = held * last if last is not None else ZERO
+        day_start = self.day_start[1] if self.day_start else mark.equity
+        cutoff = now - timedelta(seconds=60)
+        return RiskContext(
+            now=now,
+            mode=self.mode,
+            armed=self.armed,
+            kill_switch=self.kill_switch,
+            rules=rules,
+            bid=bid,
+            ask=ask,
+            last=last,
+            quote_ts=quote_ts,
+            equity=mark.equity,
+            day_start_equity=day_start,
+            position_value=position_value,
+            base_available=self._available(base),
+            quote_available=self._available(quote_ccy),
+            open_orders=len(self.broker.working()),
+            recent_orders=[t for t in self._recent if t >= cutoff],
+            known_symbols=self.market.symbols(),
+        )
+
+    def _available(self, currency: str) -> Decimal:
+        cash = self.portfolio.cash
+        if currency in cash:
+            total = cash[currency]
+        else:
+            total = sum((lot.quantity for lot in self.portfolio.lots(currency)), ZERO)
+        return total - self.broker.reserved(currency)
+
+    def _rules(self, symbol: str) -> MarketRules | None:
+        return self.market.rules(symbol)
+
+
+def new_client_id() -> str:
+    return "omc-" + uuid.uuid4().hex[:20]
+
+
+def _with_client_id(decision: RiskDecision, client_id: str) -> RiskDecision:
+    return replace(decision, client_id=client_id)
+
+
+def _risk_event(decision: RiskDecision, message: str) -> RiskEvent:
+    return RiskEvent(
+        decision.at,
+        decision.allowed,
+        decision.rule if not decision.allowed else "no_book",
+        message,
+        decision.symbol,
+        decision.side,
+        decision.origin,
+        decision.client_id,
+    )
