@@ -71,6 +71,12 @@ class TradingHost:
             "fill resting paper orders the market has crossed",
         )
         jobs.add("trading.mark", self.trader.record_mark, t.mark_seconds, "mark the book to market")
+        jobs.add(
+            "trading.strategies",
+            self.research.run_deployments,
+            t.strategy_seconds,
+            "trade deployed strategies on their newest closed bar",
+        )
 
     # -- commands --------------------------------------------------------------------------
 
