@@ -6,7 +6,16 @@ import argparse
 import json
 import sys
 
-from tests.bench import collection, first_paint, memory, persist, tick_latency
+from tests.bench import (
+    backtest,
+    collection,
+    first_paint,
+    memory,
+    order_path,
+    persist,
+    pnl_mark,
+    tick_latency,
+)
 
 BENCHES = {
     "first_paint": first_paint.run,
@@ -14,8 +23,19 @@ BENCHES = {
     "persist": persist.run,
     "memory": memory.run,
     "collection": collection.run,
+    "backtest": backtest.run,
+    "order_path": order_path.run,
+    "pnl_mark": pnl_mark.run,
 }
-DEFAULT = ["first_paint", "tick_latency", "persist", "collection"]
+DEFAULT = [
+    "first_paint",
+    "tick_latency",
+    "persist",
+    "collection",
+    "backtest",
+    "order_path",
+    "pnl_mark",
+]
 
 
 def main() -> int:

@@ -1,0 +1,553 @@
+"""The live broker: orders sent to a real venue through ccxt's async unified API, CoinSpot first.
+
+What ccxt 4.5's ``coinspot`` class offers (read from its source), and how this broker copes:
+
+- createOrder: limit orders only (``createMarketOrder`` False: a market order raises). It posts
+  amount and rate to the v1 /my/buy or /my/sell and its answer names no order id. Market orders
+  are rejected here before anything is sent; an answer without an id is followed by a lookup.
+- No client order id: an order is recognised at the venue by symbol, side, amount, price and a
+  window around its creation, never by an id of ours.
+- cancelOrder needs ``params={"side": "buy" | "sell"}`` and answers with no order status.
+- fetchOpenOrders, fetchOrder, fetchClosedOrders: not implemented. CoinSpot's v2 API lists open
+  limit orders but ccxt does not map it, and without that list nothing can be reconciled, so
+  the broker refuses an exchange that cannot list its open orders.
+- fetchMyTrades: trades with no id, no order id and no taker/maker, the fee in AUD with GST,
+  price as total ÷ amount, ``since`` rounded down to the day. Fill ids come from a digest of the
+  trade; trades are matched to orders by symbol, side, price and time, oldest order first.
+- Every {"status": "error"} answer is a plain ExchangeError; the venue's message is the reason.
+- fetchBalance: totals only, nothing reported as reserved.
+- Markets: a fixed list with no precision or limits, so nothing is rounded before sending.
+
+With no closed-order list to ask, an order that left the open list without the trades to fill
+it was cancelled at the venue.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from engine.trading.model import (
+    ZERO,
+    Balance,
+    Execution,
+    Fill,
+    InvalidTransition,
+    Order,
+    OrderState,
+    OrderType,
+    Side,
+    split_symbol,
+)
+
+log = logging.getLogger(__name__)
+
+# Venue and local clocks disagree a little: an order is looked for this far around its creation.
+SKEW = timedelta(minutes=2)
+# CoinSpot's trade price is total ÷ amount, which can miss the limit in its last digits.
+_SLACK = Decimal("0.000001")
+_REQUIRED = {
+    "createOrder": "place orders",
+    "cancelOrder": "cancel orders",
+    "fetchOpenOrders": "list open orders",
+    "fetchMyTrades": "list its trades",
+    "fetchBalance": "report balances",
+}
+_CANCEL_NEEDS_SIDE = frozenset({"coinspot"})
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
+_SECRETS = ("apiKey", "secret", "password", "uid", "privateKey")
+_KEY = "the venue refused the API key: check in the vault that it is right, enabled and may trade"
+_RATE = "the venue is limiting our request rate; nothing was done, try again shortly"
+# ccxt's error classes, most specific first: what each means, and whether the venue surely did
+# nothing (True) or may have acted before the answer was lost (False).
+_MEANINGS = (
+    ("AuthenticationError", _KEY, True),
+    ("InsufficientFunds", "not enough funds at the venue for this order", True),
+    ("BadSymbol", "the venue does not list this symbol", True),
+    ("InvalidOrder", "the venue found the order invalid", True),
+    ("RateLimitExceeded", _RATE, True),
+    ("DDoSProtection", _RATE, True),
+    ("OnMaintenance", "the venue is down for maintenance", True),
+    ("InvalidNonce", "the venue refused the request's nonce; is the key used elsewhere?", True),
+    ("RequestTimeout", "the request timed out", False),
+    ("ExchangeNotAvailable", "the venue was unavailable", False),
+    ("NetworkError", "the connection failed", False),
+    ("BadResponse", "the venue's answer could not be read", False),
+    ("ExchangeError", "the venue refused", True),
+)
+_ABSENT = "not placed: the venue shows no such order; send it again if still wanted"
+UNANSWERED = "unknown: the venue did not answer; will reconcile"
+
+
+class LiveBrokerError(Exception):
+    """A venue call failed or cannot be made; the message says which and why, never a credential."""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """The venue's word on start: balances, what changed for local orders, orders only it knows."""
+
+    balances: dict[str, Balance]
+    executions: list[Execution]
+    unknown_orders: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class _VenueOrder:  # named as Reconciliation.unknown_orders reports it
+    venue_order_id: str
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Trade:
+    id: str
+    order_id: str | None
+    symbol: str
+    side: Side
+    amount: Decimal
+    price: Decimal
+    fee: Decimal  # in the quote currency
+    liquidity: str
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    open: dict[str, _VenueOrder]
+    trades: tuple[_Trade, ...]
+
+
+def build_exchange(venue: str, api_key: str, secret: str, timeout_ms: int = 10_000) -> Any:
+    """A ccxt async exchange for ``venue`` holding the keys, with ccxt's rate limiter on."""
+    import ccxt.async_support as ccxt_async  # ~0.75 s to import, and only live trading needs it
+
+    if venue not in ccxt_async.exchanges:
+        raise LiveBrokerError(f"ccxt knows no exchange called {venue!r}")
+    config = {"apiKey": api_key, "secret": secret, "enableRateLimit": True, "timeout": timeout_ms}
+    return getattr(ccxt_async, venue)(config)
+
+
+class LiveBroker:
+    """Sends each order once and settles orders from the venue's open orders and trades."""
+
+    mode = "live"
+
+    def __init__(
+        self, exchange: Any, venue: str, *, now: Callable[[], datetime], lookup_attempts: int = 3
+    ) -> None:
+        has = getattr(exchange, "has", {})
+        missing = [what for key, what in _REQUIRED.items() if not has.get(key)]
+        if missing:
+            raise LiveBrokerError(
+                f"{venue} through ccxt cannot {' or '.join(missing)}; "
+                "the live broker needs that to trade and reconcile safely"
+            )
+        self.exchange = exchange
+        self.venue = venue
+        self._now = now
+        self._lookup_attempts = max(1, lookup_attempts)
+        self._claimed: dict[str, str] = {}  # venue order id → the local order's client id
+        self._trade_owner: dict[str, str] = {}  # trade id → client id of the order it filled
+
+    def __repr__(self) -> str:
+        return f"LiveBroker(venue={self.venue!r})"
+
+    async def reconcile(self, known: Sequence[Order]) -> Reconciliation:
+        """Settle local orders with the venue before trading.
+
+        Pass recently finished orders too: their trades are then never taken for another's.
+        """
+        self._claim(known)
+        balances = await self.balances()
+        pending = [order for order in known if not order.state.terminal]
+        finished = [order for order in known if order.state.terminal]
+        snapshot = await self._snapshot(pending)
+        executions = self._settle_all(pending, snapshot, _ABSENT, finished)
+        unknown = [
+            asdict(v) for v in snapshot.open.values() if v.venue_order_id not in self._claimed
+        ]
+        return Reconciliation(balances, executions, unknown)
+
+    async def submit(self, order: Order) -> Execution:
+        """Send a NEW order once; a lost answer is settled by looking, never by sending again."""
+        refusal = self._refusal(order)
+        if refusal is not None:
+            return Execution(order.transition(OrderState.REJECTED, self._now(), reason=refusal))
+        price = None if order.limit_price is None else float(order.limit_price)
+        try:
+            answer = await self.exchange.create_order(
+                order.symbol, order.type.value, order.side.value, float(order.quantity), price
+            )
+            venue_id, filled = answer.get("id"), _dec(answer.get("filled")) or ZERO
+        except Exception as exc:
+            meaning, refused = self._meaning(exc)
+            if refused:
+                reason = f"rejected: {meaning}"
+                return Execution(order.transition(OrderState.REJECTED, self._now(), reason=reason))
+            absent = f"not placed: {meaning}, and the venue shows no such order; send it again"
+            return await self._look_up(order, absent)
+        if venue_id is None:  # accepted without naming the order, as ccxt's coinspot answers
+            return await self._look_up(order, None)
+        self._claimed[str(venue_id)] = order.client_id
+        placed = replace(order, venue_order_id=str(venue_id))
+        if answer.get("status") in (None, "open") and not filled:
+            return Execution(placed.transition(OrderState.OPEN, self._now()))
+        return await self._look_up(placed, None)  # it traded at once: the fills are in its trades
+
+    async def cancel(self, order: Order, at: datetime) -> Execution:
+        """Cancel at the venue; fills that came first are kept and a filled order comes back filled."""
+        if not order.state.working or order.venue_order_id is None:
+            raise LiveBrokerError(
+                f"order {order.client_id} is {order.state}, not working at the venue"
+            )
+        params = {"side": order.side.value} if self.exchange.id in _CANCEL_NEEDS_SIDE else {}
+        refused: LiveBrokerError | None = None
+        try:
+            await self.exchange.cancel_order(order.venue_order_id, order.symbol, params)
+        except Exception as exc:
+            meaning, surely = self._meaning(exc)
+            refused = LiveBrokerError(f"{self.venue} cancel of order {order.client_id}: {meaning}")
+            if not surely:  # it may be cancelled or not: the next poll will tell
+                raise refused from None
+        snapshot = await self._snapshot([order])
+        owned = self._attribute([order], snapshot.trades)
+        after, fills = self._settle(order, owned[order.client_id], snapshot, _ABSENT)
+        if after.state is OrderState.FILLED or (refused is not None and after.state.terminal):
+            return Execution(after, tuple(fills))  # filled, or cancelled there already
+        if refused is not None:
+            raise refused
+        if after.state is not OrderState.CANCELLED:
+            after = after.transition(OrderState.CANCELLED, at)
+        return Execution(replace(after, reason="cancelled on request", updated_at=at), tuple(fills))
+
+    async def poll(self, working: Sequence[Order]) -> list[Execution]:
+        """Executions of the orders the venue moved since they were last settled, and only those."""
+        pending = [order for order in working if not order.state.terminal]
+        if not pending:
+            return []
+        self._claim(pending)
+        return self._settle_all(pending, await self._snapshot(pending), _ABSENT)
+
+    async def balances(self) -> dict[str, Balance]:
+        """Every currency the venue reports, exact; CoinSpot reports totals only."""
+        with self._failures("balances"):
+            raw = await self.exchange.fetch_balance()
+            used = raw.get("used") or {}
+            totals = ((currency, _dec(total)) for currency, total in raw["total"].items())
+            return {
+                currency: Balance(currency, total, _dec(used.get(currency)) or ZERO)
+                for currency, total in totals
+                if total is not None
+            }
+
+    async def close(self) -> None:
+        await self.exchange.close()
+
+    # --- settling -------------------------------------------------------------------------
+
+    async def _look_up(self, order: Order, absent: str | None) -> Execution:
+        """Settle an order whose placement is in doubt from what the venue lists."""
+        for _ in range(self._lookup_attempts):
+            try:
+                snapshot = await self._snapshot([order])
+            except LiveBrokerError as exc:
+                log.warning("looking up order %s: %s", order.client_id, exc)
+                continue
+            executions = self._settle_all([order], snapshot, absent)
+            return executions[0] if executions else Execution(order)
+        if order.venue_order_id is not None:
+            return Execution(order.transition(OrderState.OPEN, self._now()))
+        return Execution(replace(order, reason=UNANSWERED, updated_at=self._now()))
+
+    def _settle_all(
+        self,
+        orders: Sequence[Order],
+        snapshot: _Snapshot,
+        absent: str | None,
+        finished: Sequence[Order] = (),
+    ) -> list[Execution]:
+        located = [self._locate(order, snapshot) for order in orders]
+        owned = self._attribute([*located, *finished], snapshot.trades)
+        executions: list[Execution] = []
+        for before, order in zip(orders, located, strict=True):
+            after, fills = self._settle(order, owned[order.client_id], snapshot, absent)
+            moved = (after.state, after.venue_order_id, after.reason)
+            if fills or moved != (before.state, before.venue_order_id, before.reason):
+                executions.append(Execution(after, tuple(fills)))
+        return executions
+
+    def _locate(self, order: Order, snapshot: _Snapshot) -> Order:
+        """The order with its venue id, when it had none and the venue shows one that fits."""
+        if order.venue_order_id is not None:
+            return order
+        now = self._now()
+        seen = {
+            v.venue_order_id: v.created_at for v in snapshot.open.values() if _same(order, v, now)
+        }
+        for trade in snapshot.trades:  # traded at once, so no longer open
+            if trade.order_id is not None and _admits(order, trade):
+                seen.setdefault(trade.order_id, trade.ts)
+        free = [
+            (ts or order.created_at, vid) for vid, ts in seen.items() if vid not in self._claimed
+        ]
+        if not free:
+            return order
+        venue_id = min(free)[1]
+        self._claimed[venue_id] = order.client_id
+        return replace(order, venue_order_id=venue_id)
+
+    def _attribute(
+        self, orders: Sequence[Order], trades: Sequence[_Trade]
+    ) -> dict[str, list[_Trade]]:
+        """Each trade to the order it filled: by the venue's order id, else (CoinSpot) to the
+        oldest order it fits that has room left."""
+        by_venue_id = {o.venue_order_id: o.client_id for o in orders if o.venue_order_id}
+        owned: dict[str, list[_Trade]] = {order.client_id: [] for order in orders}
+        room = {order.client_id: order.quantity for order in orders}
+        oldest_first = sorted(orders, key=lambda order: order.created_at)
+        for trade in sorted(trades, key=lambda t: (t.ts, t.id)):
+            owner = self._trade_owner.get(trade.id)
+            if owner is None and trade.order_id is not None:
+                owner = by_venue_id.get(trade.order_id)
+            elif owner is None:
+                fits = (o for o in oldest_first if room[o.client_id] >= trade.amount)
+                owner = next((o.client_id for o in fits if _admits(o, trade)), None)
+            if owner is not None and owner in owned:
+                owned[owner].append(trade)
+                room[owner] -= trade.amount
+                self._trade_owner[trade.id] = owner
+        return owned
+
+    def _settle(
+        self, order: Order, trades: list[_Trade], snapshot: _Snapshot, absent: str | None
+    ) -> tuple[Order, list[Fill]]:
+        # A NEW order's reason only said its placement was in doubt; this settles it afresh.
+        current = replace(order, reason=None) if order.state is OrderState.NEW else order
+        fills: list[Fill] = []
+        done = ZERO
+        for trade in trades:  # oldest first; those within the filled quantity were applied before
+            done += trade.amount
+            if done <= order.filled:
+                continue
+            fill = Fill(
+                f"{self.venue}:{trade.id}",
+                order.client_id,
+                self.venue,
+                order.symbol,
+                order.side,
+                trade.amount,
+                trade.price,
+                trade.fee,
+                trade.liquidity,
+                trade.ts,
+            )
+            try:
+                current = current.with_fill(fill)
+            except (ValueError, InvalidTransition) as exc:
+                log.warning("%s fill %s left out: %s", self.venue, fill.fill_id, exc)
+                continue
+            fills.append(fill)
+        at = self._now()
+        if current.state.terminal:
+            return current, fills
+        if current.venue_order_id in snapshot.open:
+            opened = current.state is OrderState.NEW
+            return (current.transition(OrderState.OPEN, at) if opened else current), fills
+        if current.state is not OrderState.NEW:
+            gone = "cancelled at the venue: no longer open there and not filled"
+            return current.transition(OrderState.CANCELLED, at, reason=gone), fills
+        if current.venue_order_id is not None:  # just accepted; the next poll settles it
+            return current.transition(OrderState.OPEN, at), fills
+        if absent is None:
+            unseen = "unknown: the venue accepted the order without naming it; will reconcile"
+            return replace(current, reason=unseen, updated_at=at), fills
+        return current.transition(OrderState.REJECTED, at, reason=absent), fills
+
+    async def _snapshot(self, orders: Sequence[Order]) -> _Snapshot:
+        since = min((order.created_at for order in orders), default=self._now()) - SKEW
+        with self._failures("open orders"):
+            listed = [_venue_order(raw) for raw in await self.exchange.fetch_open_orders()]
+        with self._failures("trades"):
+            raw_trades = await self.exchange.fetch_my_trades(None, int(since.timestamp() * 1000))
+            trades = self._trades(raw_trades, since)
+        return _Snapshot({v.venue_order_id: v for v in listed}, trades)
+
+    def _claim(self, orders: Sequence[Order]) -> None:
+        for order in orders:
+            if order.venue_order_id is not None:
+                self._claimed[order.venue_order_id] = order.client_id
+
+    def _trades(self, raws: Any, since: datetime) -> tuple[_Trade, ...]:
+        """ccxt's Trade structures from ``since`` on, exact, with ids and fees in the quote."""
+        trades: list[_Trade] = []
+        repeats = Counter[str]()
+        for raw in raws:
+            amount, ts = _need(raw["amount"]), _time(raw["timestamp"])
+            if ts is None or ts < since:
+                continue
+            price = _dec(raw.get("price")) or _need(raw["cost"]) / amount
+            trade_id = raw.get("id")
+            if trade_id is None:  # CoinSpot: the same trade always digests to the same id
+                key = f"{raw['symbol']}|{raw['side']}|{raw['timestamp']}|{amount}|{price}"
+                digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+                repeats[digest] += 1
+                trade_id = digest if repeats[digest] == 1 else f"{digest}-{repeats[digest]}"
+            base, quote = split_symbol(raw["symbol"])
+            fee = ZERO
+            for charge in raw.get("fees") or ([raw["fee"]] if raw.get("fee") else []):
+                currency = charge.get("currency")
+                if currency in (None, quote, base):
+                    fee += _need(charge["cost"]) * (price if currency == base else 1)
+                else:  # e.g. an exchange token: it has no price here
+                    log.warning("%s trade %s: fee in %s left out", self.venue, trade_id, currency)
+            order_id = raw.get("order")
+            trades.append(
+                _Trade(
+                    str(trade_id),
+                    None if order_id is None else str(order_id),
+                    raw["symbol"],
+                    Side(raw["side"]),
+                    amount,
+                    price,
+                    fee,
+                    raw.get("takerOrMaker") or "taker",
+                    ts,
+                )
+            )
+        return tuple(trades)
+
+    # --- failures -------------------------------------------------------------------------
+
+    def _refusal(self, order: Order) -> str | None:
+        """Why an order cannot be sent as it is; it is rejected before reaching the venue."""
+        if order.state is not OrderState.NEW:
+            raise LiveBrokerError(
+                f"order {order.client_id} is {order.state}; only a new order is sent"
+            )
+        if order.type is OrderType.MARKET and self.exchange.has.get("createMarketOrder") is False:
+            return f"rejected: {self.venue} takes limit orders only; give the order a limit price"
+        if order.type is OrderType.LIMIT and order.limit_price is None:
+            return "rejected: a limit order needs a limit price"
+        for value, what in ((order.quantity, "quantity"), (order.limit_price, "limit price")):
+            if value is not None and Decimal(repr(float(value))) != value:
+                return f"rejected: the {what} {value} has more digits than can be sent exactly"
+        return None
+
+    def _meaning(self, exc: Exception) -> tuple[str, bool]:
+        """What a failed call means, with the venue's own words; and whether it surely did nothing."""
+        from ccxt.base import errors  # loaded already when ccxt raised
+
+        for name, meaning, surely in _MEANINGS:
+            if isinstance(exc, getattr(errors, name)):
+                return (f"{meaning} ({self._venue_text(exc)})" if surely else meaning), surely
+        if isinstance(exc, _MALFORMED):
+            text = self._venue_text(exc)
+            return f"the venue's answer could not be read ({type(exc).__name__}: {text})", False
+        return f"the request failed ({type(exc).__name__}: {self._venue_text(exc)})", False
+
+    @contextmanager
+    def _failures(self, what: str) -> Iterator[None]:
+        """Turn what a venue call or its answer raises into a LiveBrokerError."""
+        try:
+            yield
+        except Exception as exc:
+            leaks = any(secret in str(exc) for secret in self._secrets())
+            error = LiveBrokerError(f"{self.venue} {what}: {self._meaning(exc)[0]}")
+            raise error from (None if leaks else exc)
+
+    def _venue_text(self, exc: Exception) -> str:
+        """The venue's own message when its JSON answer is quoted, else the error's text."""
+        text = str(exc)
+        start = text.find("{")
+        if start >= 0:
+            try:
+                message = json.loads(text[start:]).get("message")
+            except (ValueError, AttributeError):
+                message = None
+            text = message if isinstance(message, str) and message else text
+        return self._redact(text)[:200] or type(exc).__name__
+
+    def _secrets(self) -> list[str]:
+        values = (getattr(self.exchange, name, None) for name in _SECRETS)
+        return [value for value in values if isinstance(value, str) and value]
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+
+
+def _venue_order(raw: Any) -> _VenueOrder:
+    return _VenueOrder(
+        str(raw["id"]),
+        raw["symbol"],
+        Side(raw["side"]),
+        _need(raw["amount"]),
+        _dec(raw.get("price")),
+        _time(raw.get("timestamp")),
+    )
+
+
+def _same(order: Order, venue: _VenueOrder, now: datetime) -> bool:
+    """Is ``venue`` the order: same market, side, amount and price, placed around its creation."""
+    if (venue.symbol, venue.side) != (order.symbol, order.side):
+        return False
+    limit, price, ts = order.limit_price, venue.price, venue.created_at
+    if not _close(venue.amount, order.quantity):
+        return False
+    if limit is not None and (price is None or not _close(price, limit)):
+        return False
+    return ts is None or order.created_at - SKEW <= ts <= now + SKEW
+
+
+def _admits(order: Order, trade: _Trade) -> bool:
+    """Could ``trade`` have filled ``order``: same market and side, in its lifetime, at its price."""
+    if (trade.symbol, trade.side) != (order.symbol, order.side):
+        return False
+    if trade.ts < order.created_at - SKEW or (order.state.terminal and trade.ts > order.updated_at):
+        return False
+    limit = order.limit_price
+    if limit is None:
+        return True
+    if order.side is Side.BUY:
+        return trade.price <= limit * (1 + _SLACK)
+    return trade.price >= limit * (1 - _SLACK)
+
+
+def _close(value: Decimal, target: Decimal) -> bool:
+    return abs(value - target) <= abs(target) * _SLACK
+
+
+def _dec(value: Any) -> Decimal | None:
+    """An exact Decimal of a ccxt number: floats through their shortest repr, strings as written."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise TypeError(f"expected a number, got {value!r}")
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+    if not number.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+def _need(value: Any) -> Decimal:
+    number = _dec(value)
+    if number is None:
+        raise ValueError("a number the answer must hold is missing")
+    return number
+
+
+def _time(ms: Any) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
