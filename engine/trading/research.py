@@ -250,7 +250,8 @@ class Research:
 
     async def _step(self, d: DeploymentView) -> int:
         strategy = make(d.strategy, {k: str(v) for k, v in d.params.items()})
-        bars = await self.bars(d.symbol, d.timeframe, limit=strategy.warmup + 50)
+        # Stateful signals (RSI, breakout) need a long run-in to agree with the backtest.
+        bars = await self.bars(d.symbol, d.timeframe, limit=max(strategy.warmup * 5, 300))
         if len(bars) < strategy.warmup + 1:
             return 0
         decided_at = bars.time(-1)
