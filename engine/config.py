@@ -171,6 +171,9 @@ class QualitySettings(_Section):
 class TradingSettings(_Section):
     """The paper book, the risk guard's limits, strategies and the governance gate."""
 
+    mode: Literal["paper", "live"] = Field("paper", description="live also needs `omc live arm`")
+    api_key: SecretStr | None = Field(None, description="venue API key for live trading")
+    api_secret: SecretStr | None = Field(None, description="venue API secret for live trading")
     starting_cash: Decimal = Field(Decimal("10000"), gt=0, description="paper account, in quote")
     cost_method: Literal["fifo", "average"] = Field("fifo", description="lot matching")
     taker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")

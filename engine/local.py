@@ -247,8 +247,10 @@ class LocalEngine(TradingCommands):
     async def _open_trading(self, db: Database) -> None:
         from engine.trading.host import TradingHost
 
-        host = TradingHost(self.settings, db, lambda: self.feed, self.bus.publish, self.clock.now)
         try:
+            host = TradingHost(
+                self.settings, db, lambda: self.feed, self.bus.publish, self.clock.now
+            )
             await host.open()
         except Exception as exc:  # the data side keeps running; trading says why it cannot
             log.exception("trading could not start")
@@ -494,7 +496,7 @@ class LocalEngine(TradingCommands):
     def _mode(self) -> ModeEvent:
         simulated = self.feed.source.simulated
         return ModeEvent(
-            trading="PAPER",
+            trading=self.settings.trading.mode.upper(),
             data="SIM" if simulated else "LIVE",
             engine="local",
             venue=self.feed.venue,

@@ -69,6 +69,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     tax.add_argument("--output", "-o", help="file to write (default: stdout)")
     tax.set_defaults(handler=tax_report)
 
+    live = sub.add_parser("live", help="arm or disarm live trading (off by default)")
+    live.add_argument("action", choices=["arm", "disarm", "status"])
+    live.add_argument("--confirm", metavar="PHRASE", help='type "ARM LIVE" (asked for if absent)')
+    live.add_argument("--json", action="store_true")
+    live.set_defaults(handler=live_switch)
+
     bt = sub.add_parser("backtest", help="backtest a strategy on stored candles")
     bt.add_argument("strategy", help="ma_cross, rsi or breakout (see `omc strategies`)")
     bt.add_argument("--symbol", required=True)
@@ -512,3 +518,39 @@ def _decimal(text: str | None, flag: str) -> Decimal | None:
 
 def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
+    """Arming is a state in the database: it needs no connection to the venue."""
+    from engine.cli import UsageError, _with_db
+    from engine.trading.live_trader import ARM_PHRASE
+    from engine.trading.store import TradingStore
+    from engine.trading.trader import LIVE_ARMED
+
+    if args.action == "arm":
+        if settings.trading.mode != "live":
+            raise CommandFailed('this engine trades on paper: set [trading] mode = "live" first')
+        phrase = args.confirm
+        if phrase is None:
+            if not sys.stdin.isatty():
+                raise UsageError(f'arming needs --confirm "{ARM_PHRASE}"')
+            phrase = input(f"Live orders will spend real money. Type {ARM_PHRASE} to arm: ")
+        if phrase.strip() != ARM_PHRASE:
+            raise CommandFailed(f"not armed: type {ARM_PHRASE!r} exactly")
+
+    async def work(db: Any) -> Any:
+        store = TradingStore(db)
+        if args.action != "status":
+            now = datetime.now().astimezone()
+            await store.set_state(
+                LIVE_ARMED, {"on": args.action == "arm", "at": now.isoformat()}, now
+            )
+        return await store.get_state(LIVE_ARMED) or {"on": False}
+
+    state = _with_db(settings, work)
+    armed = bool(state.get("on"))
+    if args.json:
+        _dump({"mode": settings.trading.mode, "armed": armed, "since": state.get("at")})
+    else:
+        print(f"live trading {'ARMED' if armed else 'disarmed'} (book: {settings.trading.mode})")
+    return 0

@@ -132,3 +132,20 @@ class TradingCommands:
 
     async def deployments(self) -> list[DeploymentView]:
         return await (await self._host()).research.deployments()
+
+    async def arm_live(self, confirmation: str) -> None:
+        """Arm live trading; ``confirmation`` must be the typed phrase "ARM LIVE"."""
+        from engine.trading.live_trader import ARM_PHRASE, set_armed
+        from engine.trading.trader import TradingError
+
+        host = await self._host()
+        if host.trader.mode != "live":
+            raise TradingError('this engine trades on paper: set [trading] mode = "live" first')
+        if confirmation.strip() != ARM_PHRASE:
+            raise TradingError(f"type {ARM_PHRASE!r} exactly to arm live trading")
+        await set_armed(host.trader, True)
+
+    async def disarm_live(self) -> None:
+        from engine.trading.live_trader import set_armed
+
+        await set_armed((await self._host()).trader, False)

@@ -38,16 +38,21 @@ class TradingHost:
         self.market = FeedMarket(
             feed, taker_fee=t.taker_fee, maker_fee=t.maker_fee, depth=settings.market.book_depth
         )
-        self.trader = Trader(
-            self.store,
-            self.market,
-            publish,
-            now,
-            limits=t.limits(),
-            starting_cash=t.starting_cash,
-            quote=settings.market.quote,
-            method=CostMethod(t.cost_method),
-        )
+        options: dict[str, Any] = {
+            "limits": t.limits(),
+            "starting_cash": t.starting_cash,
+            "quote": settings.market.quote,
+            "method": CostMethod(t.cost_method),
+        }
+        if t.mode == "live":
+            from engine.trading.live_trader import LiveTrader
+
+            broker = live_broker(settings, now)
+            self.trader = LiveTrader(
+                self.store, self.market, publish, now, broker=broker, **options
+            )
+        else:
+            self.trader = Trader(self.store, self.market, publish, now, **options)
         self.now = now
         self.research = Research(
             db,
@@ -237,3 +242,25 @@ def _summary(order: Any) -> str:
 
 def _duplicate(order: Any) -> str:
     return f"order {order.client_id} already exists ({order.state.value}); nothing new was sent"
+
+
+def live_broker(settings: Settings, now: Callable[[], datetime]) -> Any:
+    """The venue's live broker, with keys from the configuration."""
+    from engine.trading.live import LiveBroker, build_exchange
+    from engine.trading.trader import TradingError
+
+    t = settings.trading
+    if settings.sim.enabled:
+        raise TradingError("live trading needs the venue's market data, not the simulator")
+    if t.api_key is None or t.api_secret is None:
+        raise TradingError(
+            "live trading needs API keys: set [trading] api_key and api_secret "
+            "(or OMC_TRADING__API_KEY and OMC_TRADING__API_SECRET)"
+        )
+    exchange = build_exchange(
+        settings.market.venue,
+        t.api_key.get_secret_value(),
+        t.api_secret.get_secret_value(),
+        int(settings.market.timeout_seconds * 1000),
+    )
+    return LiveBroker(exchange, settings.market.venue, now=now)

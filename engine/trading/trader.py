@@ -98,6 +98,7 @@ class Trader:
     """The paper book: portfolio, resting orders, the risk guard and their persistence."""
 
     mode = "paper"
+    needs_book = True  # paper fills walk the book
 
     def __init__(
         self,
@@ -146,6 +147,13 @@ class Trader:
         cash = {c: Decimal(v) for c, v in account["cash"].items()}
         fills = await self.store.fills(self.mode)
         self.portfolio = Portfolio.replay(fills, cash, self.method)
+        await self._restore(now)
+        day = await self.store.get_state(f"{self.mode}_day_start")
+        if day is not None:
+            self.day_start = (day["date"], Decimal(day["equity"]))
+        self.publish(self.trading_event())
+
+    async def _restore(self, now: datetime) -> None:
         working = await self.store.orders(
             self.mode, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
         )
@@ -157,10 +165,6 @@ class Trader:
                 OrderState.REJECTED, now, reason="not sent: the engine stopped before sending it"
             )
             await self.store.save_order(settled)
-        day = await self.store.get_state(f"{self.mode}_day_start")
-        if day is not None:
-            self.day_start = (day["date"], Decimal(day["equity"]))
-        self.publish(self.trading_event())
 
     # -- orders ----------------------------------------------------------------------------
 
@@ -200,7 +204,7 @@ class Trader:
             updated_at=now,
             strategy=request.strategy,
         )
-        if not decision.allowed or book is None:
+        if not decision.allowed or (book is None and self.needs_book):
             reason = decision.message if not decision.allowed else book_error or "no order book"
             rejected = order.transition(OrderState.REJECTED, now, reason=reason)
             await self.store.save_order(rejected)
@@ -209,7 +213,7 @@ class Trader:
             return PlaceResult(rejected, decision)
         await self.store.save_order(order)
         self._recent.append(now)
-        execution = self.broker.submit(order, book, self._available, now)
+        execution = await self._send(order, book, now)
         fills = await self._record([execution])
         return PlaceResult(execution.order, decision, tuple(fills))
 
@@ -243,9 +247,22 @@ class Trader:
         scratch = PaperBroker(self.market.venue, self._rules)
         return decision, scratch.submit(order, book, self._available, now)
 
+    async def _send(self, order: Order, book: Book | None, now: datetime) -> Execution:
+        assert book is not None  # checked by _place for a book-walking broker
+        return self.broker.submit(order, book, self._available, now)
+
+    async def _cancel_one(self, client_id: str, reason: str) -> Execution | None:
+        return self.broker.cancel(client_id, self.now(), reason)
+
+    async def _cancel_every(self, reason: str) -> list[Execution]:
+        return self.broker.cancel_all(self.now(), reason)
+
+    def working(self, symbol: str | None = None) -> list[Order]:
+        return self.broker.working(symbol)
+
     async def cancel(self, client_id: str, reason: str = "cancelled by user") -> Order:
         async with self._lock:
-            execution = self.broker.cancel(client_id, self.now(), reason)
+            execution = await self._cancel_one(client_id, reason)
             if execution is None:
                 order = await self.store.order(client_id)
                 if order is None:
@@ -256,7 +273,7 @@ class Trader:
 
     async def cancel_all(self, reason: str = "cancelled: cancel all") -> list[Order]:
         async with self._lock:
-            executions = self.broker.cancel_all(self.now(), reason)
+            executions = await self._cancel_every(reason)
             await self._record(executions)
             return [e.order for e in executions]
 
@@ -413,7 +430,7 @@ class Trader:
             position_value=position_value,
             base_available=self._available(base),
             quote_available=self._available(quote_ccy),
-            open_orders=len(self.broker.working()),
+            open_orders=len(self.working()),
             recent_orders=[t for t in self._recent if t >= cutoff],
             known_symbols=self.market.symbols(),
         )
