@@ -20,6 +20,10 @@ What ccxt 4.5's ``coinspot`` class offers (read from its source), and how this b
 
 With no closed-order list to ask, an order that left the open list without the trades to fill
 it was cancelled at the venue.
+
+``build_exchange("coinspot", …)`` therefore returns our adapter (``coinspot_orders``), which
+places orders through CoinSpot's v2 API (the answer names the order) and lists open orders
+from it; ccxt's own class is refused for the reasons above.
 """
 
 from __future__ import annotations
@@ -135,6 +139,10 @@ def build_exchange(venue: str, api_key: str, secret: str, timeout_ms: int = 10_0
 
     if venue not in ccxt_async.exchanges:
         raise LiveBrokerError(f"ccxt knows no exchange called {venue!r}")
+    if venue == "coinspot":  # orders placed, cancelled and listed through CoinSpot's v2 API
+        from engine.trading.coinspot_orders import coinspot_exchange
+
+        return coinspot_exchange(api_key, secret, timeout_ms)
     config = {"apiKey": api_key, "secret": secret, "enableRateLimit": True, "timeout": timeout_ms}
     return getattr(ccxt_async, venue)(config)
 

@@ -453,16 +453,24 @@ async def test_secrets_never_reach_a_reason_a_message_or_a_repr(
     assert raised.value.__cause__ is None
 
 
-async def test_ccxts_coinspot_is_refused_until_it_can_list_open_orders() -> None:
-    exchange = build_exchange("coinspot", KEY, SECRET, timeout_ms=5000)
+async def test_ccxts_own_coinspot_is_refused_and_ours_is_accepted() -> None:
+    import ccxt.async_support as ccxt_async
+
+    plain = ccxt_async.coinspot({"apiKey": KEY, "secret": SECRET})
+    adapted = build_exchange("coinspot", KEY, SECRET, timeout_ms=5000)
     try:
-        assert (exchange.enableRateLimit, exchange.timeout) == (True, 5000)
-        assert {key: exchange.has.get(key) for key in CCXT_COINSPOT_HAS} == CCXT_COINSPOT_HAS
+        # ccxt's class cannot list open orders, so nothing could be reconciled through it.
+        assert {key: plain.has.get(key) for key in CCXT_COINSPOT_HAS} == CCXT_COINSPOT_HAS
         with pytest.raises(LiveBrokerError, match="cannot list open orders") as raised:
-            LiveBroker(exchange, "coinspot", now=lambda: NOW)
+            LiveBroker(plain, "coinspot", now=lambda: NOW)
         assert KEY not in str(raised.value) and SECRET not in str(raised.value)
+        # build_exchange gives the v2 adapter, which can.
+        assert (adapted.enableRateLimit, adapted.timeout) == (True, 5000)
+        assert adapted.has["fetchOpenOrders"] is True
+        LiveBroker(adapted, "coinspot", now=lambda: NOW)
     finally:
-        await exchange.close()
+        await plain.close()
+        await adapted.close()
 
 
 def test_an_unknown_venue_is_refused_by_name() -> None:
