@@ -22,6 +22,8 @@ class Instrument:
     price_precision: float | None = None  # tick size (ccxt precision mode TICK_SIZE) or decimals
     amount_precision: float | None = None
     min_amount: float | None = None
+    taker_fee: float | None = None  # rate, 0.001 = 0.1 %, as the venue's market data says
+    maker_fee: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,10 @@ def rules_from_instrument(
     maker_fee: Decimal | None = None,
 ) -> MarketRules:
     amount_step = step(instrument.amount_precision)
+    if taker_fee is None:
+        taker_fee = exact(instrument.taker_fee)
+    if maker_fee is None:
+        maker_fee = exact(instrument.maker_fee)
     return MarketRules(
         symbol=instrument.symbol,
         amount_step=amount_step,
@@ -109,13 +113,7 @@ class FeedMarket:
         instrument = self._feed().instruments.get(symbol)  # type: ignore[attr-defined]
         if instrument is None:
             return None
-        taker = self._taker if self._taker is not None else _fee(instrument, "taker_fee")
-        maker = self._maker if self._maker is not None else _fee(instrument, "maker_fee")
-        return rules_from_instrument(instrument, taker_fee=taker, maker_fee=maker)
+        return rules_from_instrument(instrument, taker_fee=self._taker, maker_fee=self._maker)
 
     def symbols(self) -> Sequence[str]:
         return sorted(self._feed().instruments)  # type: ignore[attr-defined]
-
-
-def _fee(instrument: Instrument, name: str) -> Decimal | None:
-    return exact(getattr(instrument, name, None))

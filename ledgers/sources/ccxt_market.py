@@ -141,6 +141,8 @@ class CcxtMarket:
             price_precision=_number(_dig(market, "precision", "price")),
             amount_precision=_number(_dig(market, "precision", "amount")),
             min_amount=_number(_dig(market, "limits", "amount", "min")),
+            taker_fee=_non_negative(market.get("taker")),
+            maker_fee=_non_negative(market.get("maker")),
         )
 
     def _settle_shared_market_ids(self) -> None:
