@@ -183,6 +183,8 @@ def _plain(amount: Decimal) -> str:
     """A Decimal as people write it: no exponent, no trailing zeros."""
     if not amount.is_finite():
         return str(amount)
+    if abs(amount) >= Decimal("1e15"):
+        return f"{amount:.3e}"  # an absurd figure is read at a glance, not counted in digits
     return f"{amount.normalize():f}"
 
 
