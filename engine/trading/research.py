@@ -23,6 +23,7 @@ from engine.trading.bars import Bars
 from engine.trading.model import ZERO, OrderRequest, Origin, Side
 from engine.trading.strategies import describe, make
 from engine.trading.trader import Trader, TradingError
+from engine.trading.venue import BookUnavailable
 from ledgers.database import Database
 from ledgers.schema import BacktestRow, DeploymentRow
 from ledgers.timeframes import bucket, seconds
@@ -263,7 +264,7 @@ class Research:
         client_id = _client_id(d.name, decided_at)
         side, quantity = None, ZERO
         if target > 0.5 and held == ZERO:
-            side, quantity = Side.BUY, self._quantity(d)
+            side, quantity = Side.BUY, await self._quantity(d)
         elif target <= 0.5 and held > ZERO:
             side, quantity = Side.SELL, held
         if side is not None and quantity > ZERO:
@@ -292,13 +293,21 @@ class Research:
                 held += order.filled if order.side is Side.BUY else -order.filled
         return held
 
-    def _quantity(self, d: DeploymentView) -> Decimal:
-        quote = self.trader.market.quote(d.symbol)
+    async def _quantity(self, d: DeploymentView) -> Decimal:
+        """What the allocation buys at the ask, in the venue's amount steps."""
         rules = self.trader.market.rules(d.symbol)
-        if quote is None or quote.ask is None or rules is None:
+        if rules is None:
             return ZERO
-        fee = 1 + rules.taker_fee
-        quantity = d.allocation / (quote.ask * fee)
+        quote = self.trader.market.quote(d.symbol)
+        ask = quote.ask if quote is not None else None
+        if ask is None:  # a symbol off the watchlist has no polled quote: ask the book
+            try:
+                ask = (await self.trader.market.book(d.symbol)).best_ask
+            except BookUnavailable:
+                return ZERO
+        if ask is None or ask <= 0:
+            return ZERO
+        quantity = d.allocation / (ask * (1 + rules.taker_fee))
         step = rules.amount_step or Decimal("0.00000001")
         return (quantity / step).to_integral_value(ROUND_DOWN) * step
 
