@@ -33,6 +33,41 @@ ACTIONS: tuple[DeskAction, ...] = (
         footer=False,
     ),
     DeskAction(
+        "trade.buy", "b", "order_ticket('buy')", "Buy", "Order ticket: buy the selected symbol"
+    ),
+    DeskAction(
+        "trade.sell", "s", "order_ticket('sell')", "Sell", "Order ticket: sell the selected symbol"
+    ),
+    DeskAction(
+        "trade.cancel",
+        "x",
+        "cancel_order",
+        "Cancel order",
+        "Cancel the working order highlighted in the blotter",
+    ),
+    DeskAction(
+        "trade.kill",
+        "ctrl+k",
+        "kill",
+        "Kill switch",
+        "Kill switch: halt every new order (and cancel working ones), or release it",
+    ),
+    DeskAction(
+        "desk.view",
+        "i",
+        "cycle_view",
+        "View",
+        "Narrow screens: chart, positions, orders, catalysts, human, glass",
+    ),
+    DeskAction("desk.pnl", "P", "pnl", "PnL", "PnL, open lots and the tax report"),
+    DeskAction(
+        "desk.strategies",
+        "S",
+        "strategies",
+        "Strategies",
+        "Strategies and backtests: run, promote, deploy",
+    ),
+    DeskAction(
         "watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False
     ),
     DeskAction(
@@ -69,14 +104,11 @@ ACTIONS: tuple[DeskAction, ...] = (
         "desk.explorer", "E", "explorer", "Explorer", "Browse, filter and export any ledger"
     ),
     DeskAction(
-        "desk.view", "i", "cycle_view", "View", "Narrow screens: chart, catalysts, human, glass"
-    ),
-    DeskAction(
-        "catalysts.focus",
+        "desk.focus",
         "tab",
-        "focus_catalysts",
-        "Catalysts",
-        "Move between the watchlist and the catalyst feed",
+        "cycle_focus",
+        "Focus",
+        "Move between the watchlist, the orders blotter and the catalyst feed",
         footer=False,
     ),
     DeskAction(

@@ -6,6 +6,7 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
 
 from engine.api import EngineAPI, Snapshot
 from engine.config import TIMEFRAME_NAMES, DeskSettings
@@ -14,38 +15,49 @@ from engine.events import (
     CandleEvent,
     Event,
     FeedEvent,
+    FillEvent,
     InstrumentsEvent,
     JobEvent,
     LedgerEvent,
     ModeEvent,
+    OrderEvent,
+    PortfolioEvent,
     QuoteEvent,
     ReadyEvent,
+    RiskEvent,
+    TradingEvent,
 )
 from omc_tui import actions
 from omc_tui.commands import DeskCommands
 from omc_tui.screens.catalyst import CatalystDetail
+from omc_tui.screens.confirm import Confirm
 from omc_tui.screens.explorer import ExplorerScreen
 from omc_tui.screens.help import HelpScreen
 from omc_tui.screens.jobs import JobsScreen
+from omc_tui.trading import TradingDesk
+from omc_tui.widgets.blotter import Blotter
 from omc_tui.widgets.book import OrderBook
 from omc_tui.widgets.catalysts import CatalystFeed
 from omc_tui.widgets.chart import CandleChart
 from omc_tui.widgets.glass import GlassPane
 from omc_tui.widgets.header import DeskHeader
 from omc_tui.widgets.human import HumanPane
+from omc_tui.widgets.positions import PositionsPane
 from omc_tui.widgets.status import StatusBar
 from omc_tui.widgets.watchlist import Watchlist
 
 TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
-LOWER_VIEWS = ("chart", "catalysts", "human", "glass")  # what `i` cycles on narrow terminals
-# The desk's own keys act only while the desk is the screen in front.
+# What `i` cycles through in the lower half of narrow terminals.
+LOWER_VIEWS = ("chart", "positions", "blotter", "catalysts", "human", "glass")
+# The desk's own keys act only while the desk is the screen in front. The kill switch is not
+# among them: it can be reached from every screen.
 DESK_ONLY = frozenset(
-    {"move", "move_to", "timeframe", "chart_style", "simulate", "cycle_view", "focus_catalysts"}
-    | {"jobs", "explorer"}
+    {"move", "move_to", "timeframe", "chart_style", "simulate", "cycle_view", "cycle_focus"}
+    | {"jobs", "explorer", "pnl", "strategies", "order_ticket", "cancel_order"}
 )
 
 
-class DeskApp(App[int]):
+class DeskApp(TradingDesk):
     CSS_PATH = "desk.tcss"
     TITLE = "Oh My Coins"
     BINDINGS = actions.bindings()
@@ -61,6 +73,8 @@ class DeskApp(App[int]):
     catalysts: CatalystFeed
     human: HumanPane
     glass: GlassPane
+    positions: PositionsPane
+    blotter: Blotter
 
     def __init__(self, engine: EngineAPI, desk: DeskSettings | None = None) -> None:
         super().__init__()
@@ -78,6 +92,9 @@ class DeskApp(App[int]):
                 yield Watchlist(id="watchlist")
                 yield OrderBook(id="book")
             yield CandleChart(id="chart")
+        with Horizontal(id="trade"):
+            yield PositionsPane(id="positions")
+            yield Blotter(id="blotter")
         with Horizontal(id="intel"):
             yield CatalystFeed(id="catalysts")
             yield HumanPane(id="human")
@@ -97,6 +114,8 @@ class DeskApp(App[int]):
         self.catalysts = self.query_one(CatalystFeed)
         self.human = self.query_one(HumanPane)
         self.glass = self.query_one(GlassPane)
+        self.positions = self.query_one(PositionsPane)
+        self.blotter = self.query_one(Blotter)
         if self.desk.keymap:
             if bad := actions.unknown_ids(self.desk.keymap):
                 self.notify(f"key map names unknown actions: {', '.join(bad)}", severity="warning")
@@ -105,6 +124,7 @@ class DeskApp(App[int]):
         await self.engine.start()
         self.apply_snapshot(self.engine.snapshot())
         self.consume_events()
+        self._book_changed(fills=True)
         self.set_interval(TICK_SECONDS, self._tick)
         self.watchlist.focus()
 
@@ -127,7 +147,7 @@ class DeskApp(App[int]):
         elif snap.ready:
             self.load_chart()
 
-    @work(exclusive=True, group="events", exit_on_error=False)
+    @work(exclusive=True, group="events", exit_on_error=False, name="engine events")
     async def consume_events(self) -> None:
         async for event in self.engine.events():
             self.dispatch(event)
@@ -154,6 +174,18 @@ class DeskApp(App[int]):
             self.load_intel()
         elif isinstance(event, LedgerEvent):
             self.load_intel(event.ledger)
+        elif isinstance(event, OrderEvent | FillEvent):
+            self._book_changed(fills=isinstance(event, FillEvent))
+        elif isinstance(event, PortfolioEvent):
+            self.status.set_portfolio(event)
+            self.positions.set_portfolio(event)
+            self._book_changed()
+        elif isinstance(event, TradingEvent):
+            self.header.trading = event
+            self._book_changed()
+        elif isinstance(event, RiskEvent) and not event.allowed and event.origin != "manual":
+            # A person's own refusals are shown where they placed the order.
+            self.notify(event.message, title=f"{event.origin} order refused", severity="warning")
 
     def _on_candle(self, event: CandleEvent) -> None:
         if event.timeframe == "1h":
@@ -197,7 +229,7 @@ class DeskApp(App[int]):
         if self.engine.snapshot().ready:
             self.load_intel()
 
-    @work(exclusive=True, group="chart", exit_on_error=False)
+    @work(exclusive=True, group="chart", exit_on_error=False, name="load the chart")
     async def load_chart(self) -> None:
         symbol, timeframe = self.symbol, self.timeframe
         if symbol is None:
@@ -213,7 +245,7 @@ class DeskApp(App[int]):
 
     # -- intelligence panes ----------------------------------------------------------------
 
-    @work(group="intel", exit_on_error=False)
+    @work(group="intel", exit_on_error=False, name="load intelligence")
     async def load_intel(self, ledger: str | None = None) -> None:
         """Refresh the panes of ``ledger`` (all when None), filtered to the selected symbol."""
         symbol = self.symbol
@@ -259,22 +291,25 @@ class DeskApp(App[int]):
         self.chart.toggle_style()
 
     def action_cycle_view(self) -> None:
-        """On narrow terminals the lower area shows one of chart, catalysts, human, glass."""
+        """On narrow terminals the lower area shows one pane at a time (``LOWER_VIEWS``)."""
         screen = self.screen_stack[0]
         current = next((v for v in LOWER_VIEWS if screen.has_class(f"-show-{v}")), "chart")
         following = LOWER_VIEWS[(LOWER_VIEWS.index(current) + 1) % len(LOWER_VIEWS)]
         for view in LOWER_VIEWS:
             screen.set_class(view == following, f"-show-{view}")
-        if following == "catalysts":
+        if following == "blotter":
+            self.blotter.focus()
+        elif following == "catalysts":
             self.catalysts.focus()
-        elif current == "catalysts":
+        elif current in ("blotter", "catalysts"):
             self.watchlist.focus()
 
-    def action_focus_catalysts(self) -> None:
-        if self.catalysts.has_focus:
-            self.watchlist.focus()
-        else:
-            self.catalysts.focus()
+    def action_cycle_focus(self) -> None:
+        """Tab: the watchlist, the blotter and the catalyst feed, whichever are on screen."""
+        shown = [w for w in (self.watchlist, self.blotter, self.catalysts) if w.region.area]
+        focused = self.focused
+        index = shown.index(focused) if focused in shown else -1
+        shown[(index + 1) % len(shown)].focus()
 
     def action_jobs(self) -> None:
         self.push_screen(JobsScreen(self.engine))
@@ -285,7 +320,16 @@ class DeskApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ONLY and self.screen is not self.screen_stack[0]:
             return False
+        if action == "cancel_order":
+            return isinstance(self.focused, Blotter)  # in the footer only where it applies
+        if action == "kill":
+            return not isinstance(self.screen, Confirm)  # one question at a time
         return True
+
+    @on(Worker.StateChanged)
+    def _on_worker_state(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:  # no failure of the desk's own work is silent
+            self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error")
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.desk.keymap))

@@ -1,4 +1,4 @@
-"""The desk's top line: book mode, data source, engine location, venue and the clock."""
+"""The desk's top line: book mode, kill switch, data source, engine location and the clock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from engine.events import ModeEvent
+from engine.events import ModeEvent, TradingEvent
 
 
 class DeskHeader(Widget):
@@ -17,17 +17,26 @@ class DeskHeader(Widget):
     """
 
     mode: reactive[ModeEvent | None] = reactive(None)
+    trading: reactive[TradingEvent | None] = reactive(None)
     now: reactive[datetime | None] = reactive(None)
 
     def render(self) -> Text:
         text = Text(" OMC ", style="bold reverse")
         mode = self.mode
-        if mode is not None:
+        trading = self.trading
+        book = trading.mode.upper() if trading is not None else mode.trading if mode else None
+        if book is not None:
             text.append(" ")
             text.append(
-                f" {mode.trading} ",
-                style="bold black on yellow" if mode.trading == "LIVE" else "bold black on green",
+                f" {book} ",
+                style="bold black on yellow" if book == "LIVE" else "bold black on green",
             )
+        if trading is not None and trading.mode == "live" and trading.armed:
+            text.append(" ARMED ", style="bold black on yellow")
+        if trading is not None and trading.kill_switch:
+            text.append(" ")
+            text.append(" KILL ", style="bold white on red")
+        if mode is not None:
             text.append(" ")
             text.append(
                 f" {mode.data} data ",

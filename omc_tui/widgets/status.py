@@ -1,4 +1,4 @@
-"""The status bar: health of every job and feed at a glance."""
+"""The status bar: the book's equity, and the health of every job and feed at a glance."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from datetime import datetime
 from rich.text import Text
 from textual.widget import Widget
 
-from engine.events import FeedEvent, JobEvent
+from engine.events import FeedEvent, JobEvent, PortfolioEvent
 from engine.jobs import JobStatus
+from omc_tui import format as fmt
 
 # Shared with the jobs screen so a state looks the same everywhere.
 JOB_STYLE = {
@@ -31,6 +32,7 @@ class StatusBar(Widget):
         super().__init__(id=id)
         self._jobs: dict[str, tuple[str, datetime | None]] = {}
         self._feeds: dict[str, FeedEvent] = {}
+        self.portfolio: PortfolioEvent | None = None
 
     def set_jobs(self, jobs: list[JobStatus]) -> None:
         for job in jobs:
@@ -49,6 +51,10 @@ class StatusBar(Widget):
         self._feeds[event.feed] = event
         self.refresh()
 
+    def set_portfolio(self, event: PortfolioEvent) -> None:
+        self.portfolio = event
+        self.refresh()
+
     def feed(self, name: str) -> FeedEvent | None:
         return self._feeds.get(name)
 
@@ -57,8 +63,19 @@ class StatusBar(Widget):
         return full if full.cell_len <= self.size.width else self._status_text(compact=True)
 
     def _status_text(self, *, compact: bool) -> Text:
-        """Every job and feed by name; compact keeps names only for what is not healthy."""
+        """Equity, every job and feed by name; compact keeps names only for what is not healthy."""
         text = Text(" ")
+        if self.portfolio is not None:
+            p = self.portfolio
+            text.append("eq " if compact else "equity ", style="dim")
+            text.append(fmt.money(p.equity), style="bold")
+            if not compact:
+                text.append(f" {p.quote}", style="dim")
+            if p.day_pnl is not None and not compact:
+                text.append(
+                    f" {fmt.money(p.day_pnl, signed=True)} today", style=fmt.pnl_style(p.day_pnl)
+                )
+            text.append(" │ ", style="dim")
         if compact:
             text.append("jobs ")
         for name, (state, _) in self._jobs.items():

@@ -14,13 +14,20 @@ from tests.conftest import FROZEN
 
 
 def make_desk(
-    tmp_path: Path, *, watchlist: list[str] | None = None, source=None, sim: bool = True, **desk
+    tmp_path: Path,
+    *,
+    watchlist: list[str] | None = None,
+    source=None,
+    sim: bool = True,
+    trading: dict | None = None,
+    **desk,
 ) -> DeskApp:
     s = config.load(
         tmp_path / "none.toml",
         sim={"enabled": sim, "seed": 7},
         database={"url": f"sqlite:///{tmp_path / 'desk.db'}"},
         desk=desk or None,
+        trading=trading,
     )
     if watchlist is not None:
         s.market.watchlist = watchlist

@@ -52,6 +52,8 @@ async def test_a_new_catalyst_appears_and_enter_opens_its_detail(tmp_path: Path)
         assert app.catalysts.scope == "BTC/AUD"
         assert app.catalysts.events[0].title == event.title
         await pilot.press("tab")
+        assert app.blotter.has_focus
+        await pilot.press("tab")
         assert app.catalysts.has_focus
         await pilot.press("enter")
         await pilot.pause()
@@ -67,19 +69,21 @@ async def test_i_cycles_the_lower_view_on_narrow_terminals(tmp_path: Path) -> No
     app = make_desk(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
         await with_every_ledger(pilot)
+        panes = (app.chart, app.positions, app.blotter, app.catalysts, app.human, app.glass)
         seen = []
-        for _ in range(4):
+        for _ in range(6):
             await pilot.press("i")
             await pilot.pause()
-            seen.append(
-                [
-                    w.id
-                    for w in (app.chart, app.catalysts, app.human, app.glass)
-                    if w.display and w.region.height
-                ]
-            )
-        assert seen == [["catalysts"], ["human"], ["glass"], ["chart"]]
-        await pilot.press("i", "i", "i")
+            seen.append([w.id for w in panes if w.display and w.region.height])
+        assert seen == [
+            ["positions"],
+            ["blotter"],
+            ["catalysts"],
+            ["human"],
+            ["glass"],
+            ["chart"],
+        ]
+        await pilot.press(*["i"] * 5)
         await pilot.pause()
         assert "gas" in screen_text(app)
 

@@ -26,7 +26,7 @@ def test_desk_on_a_later_timeframe(snap_compare, tmp_path: Path) -> None:
 def test_desk_narrow_shows_one_intelligence_pane_at_a_time(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:
         await with_every_ledger(pilot)
-        await pilot.press("i", "i")  # chart -> catalysts -> human
+        await pilot.press(*["i"] * 4)  # chart -> positions -> orders -> catalysts -> human
         await pilot.pause()
 
     assert snap_compare(make_desk(tmp_path), terminal_size=(80, 24), run_before=run_before)

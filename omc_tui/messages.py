@@ -1,0 +1,16 @@
+"""Messages the desk sends to its screens."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from engine.api import TradingView
+
+
+class BookChanged(Message):
+    """The trading book was re-read after an order, fill or valuation changed."""
+
+    def __init__(self, view: TradingView, fills_changed: bool) -> None:
+        super().__init__()
+        self.view = view
+        self.fills_changed = fills_changed  # lots, the equity curve and the tax year may differ

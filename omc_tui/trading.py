@@ -1,0 +1,140 @@
+"""The desk's trading: the book's panes kept current, and the order, cancel and kill actions."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import App
+
+from engine.api import EngineAPI, TradingView
+from omc_tui import format as fmt
+from omc_tui.messages import BookChanged
+from omc_tui.screens.confirm import Choice, Confirm
+from omc_tui.screens.pnl import PnLScreen
+from omc_tui.screens.strategies import StrategiesScreen
+from omc_tui.screens.ticket import OrderTicket
+from omc_tui.widgets.blotter import WORKING, Blotter
+from omc_tui.widgets.header import DeskHeader
+from omc_tui.widgets.positions import PositionsPane
+from omc_tui.widgets.status import StatusBar
+
+
+class TradingDesk(App[int]):
+    """The trading half of the desk app; ``DeskApp`` composes the panes these methods use."""
+
+    engine: EngineAPI
+    symbol: str | None
+    timeframe: str
+    header: DeskHeader
+    status: StatusBar
+    positions: PositionsPane
+    blotter: Blotter
+
+    book_view: TradingView | None = None  # the book as last read
+    _book_stale = False
+    _book_loading = False
+    _fills_changed = False
+
+    # -- the trading book ------------------------------------------------------------------
+
+    def _book_changed(self, *, fills: bool = False) -> None:
+        """Re-read the book soon; a burst of orders, fills and marks costs one read at a time."""
+        self._book_stale = True
+        self._fills_changed |= fills
+        if not self._book_loading:
+            self._book_loading = True
+            self.load_book()
+
+    @work(exclusive=True, group="book", exit_on_error=False, name="read the book")
+    async def load_book(self) -> None:
+        try:
+            while self._book_stale:
+                self._book_stale = False
+                fills, self._fills_changed = self._fills_changed, False
+                self._show_book(await self.engine.trading(), fills)
+        finally:
+            self._book_loading = False
+
+    def _show_book(self, view: TradingView, fills_changed: bool) -> None:
+        self.book_view = view
+        self.header.trading = view.trading
+        self.positions.show(view.positions, view.portfolio)
+        self.blotter.show(view.orders, view.fills)
+        if view.portfolio is not None:
+            self.status.set_portfolio(view.portfolio)
+        for screen in self.screen_stack[1:]:
+            screen.post_message(BookChanged(view, fills_changed))
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_order_ticket(self, side: str) -> None:
+        if self.symbol is None:
+            self.notify("select a symbol first", severity="warning")
+            return
+        self.push_screen(OrderTicket(self.engine, self.symbol, side))
+
+    def action_cancel_order(self) -> None:
+        order = self.blotter.highlighted_order()
+        if order is None or order.state not in WORKING:
+            self.notify("highlight a working order to cancel it", severity="warning")
+            return
+        self._cancel(order.client_id)
+
+    @work(group="trading.cancel", exit_on_error=False, name="cancel")
+    async def _cancel(self, client_id: str) -> None:
+        try:
+            order = await self.engine.cancel_order(client_id)
+        except Exception as exc:  # not working any more, or the engine refused: say why
+            self.notify(str(exc), title="not cancelled", severity="error")
+            return
+        rest = fmt.qty(order.quantity - order.filled)
+        self.notify(f"cancelled {order.side} {rest} {order.symbol} ({order.client_id})")
+
+    def action_kill(self) -> None:
+        trading = self.header.trading
+        working = (
+            sum(1 for o in self.book_view.orders if o.state in WORKING) if self.book_view else 0
+        )
+        if trading is not None and trading.kill_switch:
+            confirm = Confirm(
+                "Release the kill switch?",
+                "New orders will be accepted again, each still checked by the risk guard.",
+                [Choice("y", "Release", "release", "warning")],
+            )
+        else:
+            choices = [Choice("y", "Engage", "engage", "error")]
+            if working:
+                choices.append(Choice("a", f"Engage, cancel {working} working", "cancel", "error"))
+            confirm = Confirm(
+                "Engage the kill switch?",
+                "Every new order is refused until it is released, whatever places it."
+                + _working_sentence(working),
+                choices,
+            )
+        self.push_screen(confirm, self._kill_chosen)
+
+    def _kill_chosen(self, choice: str | None) -> None:
+        if choice is not None:
+            self._set_kill_switch(choice != "release", cancel_all=choice == "cancel")
+
+    @work(group="trading.kill", exit_on_error=False, name="kill switch")
+    async def _set_kill_switch(self, on: bool, *, cancel_all: bool) -> None:
+        await self.engine.set_kill_switch(on, cancel_all=cancel_all)
+        if on:
+            cancelled = " and working orders cancelled" if cancel_all else ""
+            self.notify(
+                f"kill switch engaged{cancelled}: new orders are refused", severity="warning"
+            )
+        else:
+            self.notify("kill switch released: orders are accepted again")
+
+    def action_pnl(self) -> None:
+        self.push_screen(PnLScreen(self.engine, self.book_view))
+
+    def action_strategies(self) -> None:
+        self.push_screen(StrategiesScreen(self.engine, self.symbol, self.timeframe))
+
+
+def _working_sentence(count: int) -> str:
+    if count == 0:
+        return ""
+    return " 1 order is working." if count == 1 else f" {count} orders are working."

@@ -1,0 +1,93 @@
+"""Positions marked to market, and the book's totals underneath."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.widget import Widget
+
+from engine.api import PositionView
+from engine.events import PortfolioEvent
+from omc_tui import format as fmt
+
+
+class PositionsPane(Widget):
+    """One row per position (symbol, quantity, cost, mark, value, PnL) and a totals line."""
+
+    DEFAULT_CSS = """
+    PositionsPane { height: 1fr; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.positions: tuple[PositionView, ...] = ()
+        self.portfolio: PortfolioEvent | None = None
+        self.loaded = False
+        self.border_title = "Positions"
+
+    def show(self, positions: Sequence[PositionView], portfolio: PortfolioEvent | None) -> None:
+        self.positions = tuple(positions)
+        self.loaded = True
+        self.set_portfolio(portfolio)
+
+    def set_portfolio(self, portfolio: PortfolioEvent | None) -> None:
+        if portfolio is not None:
+            self.portfolio = portfolio
+        open_count = sum(1 for p in self.positions if p.quantity)
+        self.border_subtitle = f"{open_count} open" if self.loaded else ""
+        self.refresh()
+
+    def render(self) -> Group | Text:
+        if not self.loaded:
+            return Text("loading the book…", style="dim")
+        line = totals(self.portfolio)
+        lines = -(-line.cell_len // max(1, self.size.width))  # it wraps on narrow panes
+        parts: list[Table | Text] = []
+        if self.positions:
+            parts.append(self._table(max(1, self.size.height - 1 - lines)))
+        else:
+            parts.append(Text("no positions yet — b buys, s sells", style="dim"))
+        parts.append(line)
+        return Group(*parts)
+
+    def _table(self, rows: int) -> Table:
+        table = Table(box=None, expand=True, padding=(0, 0, 0, 1), show_edge=False)
+        table.add_column("Symbol", no_wrap=True, min_width=8)
+        for title in ("Qty", "Avg cost", "Mark", "Value", "Unrealized", "Realized"):
+            table.add_column(title, justify="right", no_wrap=True, overflow="ellipsis")
+        shown = self.positions if len(self.positions) <= rows else self.positions[: rows - 1]
+        for p in shown:
+            closed = not p.quantity
+            table.add_row(
+                Text(p.symbol, style="dim" if closed else "bold"),
+                Text(fmt.qty(p.quantity), style="dim" if closed else ""),
+                Text(fmt.exact_price(p.average_cost) if not closed else "—", style="dim"),
+                fmt.exact_price(p.mark),
+                fmt.money(p.market_value),
+                Text(fmt.money(p.unrealized, signed=True), style=fmt.pnl_style(p.unrealized)),
+                Text(fmt.money(p.realized, signed=True), style=fmt.pnl_style(p.realized)),
+            )
+        if len(shown) < len(self.positions):
+            table.add_row(Text(f"+{len(self.positions) - len(shown)} more", style="dim"))
+        return table
+
+
+def totals(portfolio: PortfolioEvent | None) -> Text:
+    """The book in one line: equity, cash, unrealized and realized PnL, today's change."""
+    if portfolio is None:
+        return Text("no valuation yet", style="dim")
+    p = portfolio
+    text = Text(" equity ", style="dim")
+    text.append(fmt.money(p.equity), style="bold")
+    text.append(f" {p.quote}  cash ", style="dim")
+    text.append(fmt.money(p.cash))
+    parts = [("uPnL", p.unrealized), ("rPnL", p.realized)]
+    if p.day_pnl is not None:
+        parts.append(("today", p.day_pnl))
+    for label, value in parts:
+        text.append(f"  {label} ", style="dim")
+        text.append(fmt.money(value, signed=True), style=fmt.pnl_style(value))
+    return text

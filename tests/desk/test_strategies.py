@@ -1,0 +1,108 @@
+"""The strategies screen: backtest the selected symbol, judge it by the gate, promote, deploy.
+
+Driven through Pilot on the seeded simulated market with a frozen clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import DataTable, Static
+
+from omc_tui.screens.confirm import Confirm
+from omc_tui.screens.strategies import StrategiesScreen
+from tests.desk.conftest import make_desk, screen_text
+from tests.desk.test_screens import Notices, until
+from tests.desk.test_trading import ready
+
+
+def research_tables(app) -> dict[str, DataTable]:
+    names = ("strategies", "backtests", "deployments")
+    return {name: app.screen.query_one(f"#{name}", DataTable) for name in names}
+
+
+async def test_backtest_promote_deploy_and_undeploy(tmp_path: Path) -> None:
+    app = make_desk(tmp_path, trading={"gate_min_trades": 0})
+    notices = Notices()
+    async with app.run_test(size=(160, 48), message_hook=notices) as pilot:
+        await ready(pilot)
+        await pilot.press("S")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StrategiesScreen)
+        tables = research_tables(app)
+        await until(pilot, lambda: tables["strategies"].row_count == 3)
+        text = screen_text(app)
+        assert "ma_cross  fast=10 slow=30" in text and "on BTC/AUD · 1h" in text
+
+        await pilot.press("r")  # the highlighted strategy: breakout
+        await until(pilot, lambda: tables["backtests"].row_count == 1 and screen.running is None)
+        backtest = screen.selected_backtest()
+        assert backtest is not None and backtest.strategy == "breakout" and backtest.gate_passed
+        metrics = str(screen.query_one("#metrics", Static).render())
+        assert "return " in metrics and "Sharpe" in metrics and "gate passed" in metrics
+        assert len(screen.query_one("#bt-equity").points) > 10
+
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "Promote to paper?" in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: (b := screen.selected_backtest()) and b.promoted_at is not None)
+        assert notices.said(f"{backtest.id} promoted to paper")
+
+        await pilot.press("d", "y")
+        await until(pilot, lambda: tables["deployments"].row_count == 1)
+        deployment = (await app.engine.deployments())[0]
+        assert deployment.active and deployment.name == "breakout:BTC/AUD:1h"
+        assert notices.said("deployed breakout:BTC/AUD:1h")
+
+        await pilot.press("u")
+        await until(pilot, lambda: notices.said("breakout:BTC/AUD:1h stopped"))
+        assert not (await app.engine.deployments())[0].active
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+
+
+async def test_a_running_backtest_cancels_and_a_failed_gate_blocks_promotion(
+    tmp_path: Path,
+) -> None:
+    app = make_desk(tmp_path)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await ready(pilot)
+        release = asyncio.Event()
+        backtest = app.engine.backtest
+
+        async def slow(*args, **kwargs):
+            await release.wait()
+            return await backtest(*args, **kwargs)
+
+        app.engine.backtest = slow
+        await pilot.press("S")
+        await pilot.pause()
+        screen = app.screen
+        tables = research_tables(app)
+        await until(pilot, lambda: tables["strategies"].row_count == 3)
+        await pilot.press("r")
+        await pilot.pause()
+        assert "running…" in str(screen.query_one("#run", Static).render())
+        await pilot.press("t")  # the screen keeps answering while the backtest runs
+        assert screen.timeframe == "4h" and screen.running is not None
+        await pilot.press("escape")
+        await until(pilot, lambda: screen.running is None)
+        assert notices.said("backtest of breakout on BTC/AUD · 1h cancelled")
+        assert app.screen is screen  # escape cancelled the run; a second one closes
+        assert await app.engine.backtests() == []
+
+        app.engine.backtest = backtest
+        await pilot.press("T", "r")  # T is the desk's key, not this screen's: still 4h
+        await until(pilot, lambda: tables["backtests"].row_count == 1)
+        assert app.timeframe == "1h" and screen.selected_backtest().timeframe == "4h"
+        assert not screen.selected_backtest().gate_passed
+        await pilot.press("p")
+        await until(pilot, lambda: notices.said("the governance gate failed", "error"))
+        await pilot.press("d")
+        await until(pilot, lambda: notices.said("promote it first", "warning"))
+        assert not isinstance(app.screen, Confirm)
