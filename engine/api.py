@@ -175,6 +175,7 @@ class TradingView:
     positions: tuple[PositionView, ...]
     orders: tuple[OrderEvent, ...]  # working first, then recent, newest first
     fills: tuple[FillEvent, ...]  # newest first
+    tax_zone: str = "Australia/Sydney"  # the calendar of financial years and the CGT discount
 
 
 @dataclass(frozen=True, slots=True)

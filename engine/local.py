@@ -72,6 +72,7 @@ class LocalEngine(TradingCommands):
         self.intel: IntelFeeds | None = None
         self.quality: QualityEvent | None = None
         self.trading_host: TradingHost | None = None
+        self.trading_error: str | None = None
         self._trading_ready = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -253,8 +254,13 @@ class LocalEngine(TradingCommands):
             )
             await host.open()
         except Exception as exc:  # the data side keeps running; trading says why it cannot
-            log.exception("trading could not start")
+            from engine.trading.trader import TradingError
+
+            expected = isinstance(exc, TradingError)  # a clear reason needs no traceback
+            log.error("trading could not start: %s", exc, exc_info=not expected)
             self.bus.publish(FeedEvent("trading", "down", self.clock.now(), str(exc)))
+            self.trading_error = str(exc)
+            self._trading_ready.set()  # waiting callers get TradingUnavailable with the reason
             return
         host.install_jobs(self.jobs)
         self.trading_host = host

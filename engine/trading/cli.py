@@ -125,7 +125,7 @@ def with_engine(
             await engine.wait_ready()
             await asyncio.wait_for(engine._trading_ready.wait(), 60)
             if engine.trading_host is None:
-                raise TradingUnavailable("the trading book could not be loaded (see the log)")
+                raise TradingUnavailable(f"trading is not available: {engine.trading_error}")
             if market:
                 for job in ("market.instruments", "market.tickers"):
                     status = await engine.run_job(job)

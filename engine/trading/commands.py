@@ -28,12 +28,13 @@ class TradingUnavailable(Exception):
 
 class TradingCommands:
     trading_host: TradingHost | None
+    trading_error: str | None
     _trading_ready: asyncio.Event
 
     async def _host(self) -> TradingHost:
         await self._trading_ready.wait()
         if self.trading_host is None:
-            raise TradingUnavailable("trading is not available: the book could not be loaded")
+            raise TradingUnavailable(f"trading is not available: {self.trading_error}")
         return self.trading_host
 
     async def trading(self) -> TradingView:

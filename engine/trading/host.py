@@ -170,6 +170,7 @@ class TradingHost:
             positions=tuple(position_view(p) for p in self.trader.positions()),
             orders=tuple(order_event(o) for o in listed[: max(orders, len(working))]),
             fills=tuple(fill_event(f, self.trader.mode) for f in recent_fills),
+            tax_zone=self.settings.trading.tax_timezone,
         )
 
     async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:

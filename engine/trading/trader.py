@@ -306,7 +306,10 @@ class Trader:
                 executions = self.broker.on_book(book, self.now())
                 await self._record(executions)
                 changed += len(executions)
-            return changed
+        if self.portfolio.symbols:
+            # Positions follow the quotes between the mark job's recorded marks.
+            self.publish(self.portfolio_event())
+        return changed
 
     def _may_cross(self, symbol: str) -> bool:
         quote = self.market.quote(symbol)

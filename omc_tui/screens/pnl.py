@@ -22,14 +22,12 @@ from omc_tui.messages import BookChanged
 from omc_tui.widgets.equity import EquityCurve
 from omc_tui.widgets.positions import PositionsPane
 
-# Financial years and the CGT discount date are judged on the Australian calendar.
-TAX_ZONE = ZoneInfo("Australia/Sydney")
 CURVE_POINTS = 500
 
 
-def financial_year(moment: datetime) -> int:
+def financial_year(moment: datetime, zone: ZoneInfo) -> int:
     """The Australian financial year (1 July – 30 June) holding ``moment``: FY2027 ends 2027."""
-    local = moment.astimezone(TAX_ZONE)
+    local = moment.astimezone(zone)
     return local.year + 1 if local.month >= 7 else local.year
 
 
@@ -83,7 +81,10 @@ class PnLScreen(Screen[None]):
         super().__init__()
         self.engine = engine
         self._view = view
-        self.fy = financial_year(engine.now())
+        # Financial years and the CGT discount date follow the engine's tax calendar.
+        self.zone = ZoneInfo(view.tax_zone if view else TradingView.tax_zone)
+        self.fy = financial_year(engine.now(), self.zone)
+        self._fy_chosen = False
         self.lots: list[LotView] = []
         self.report: dict[str, Any] | None = None
 
@@ -116,6 +117,10 @@ class PnLScreen(Screen[None]):
     async def load(self) -> None:
         """Read the curve, the lots and the tax year (and the positions when not given)."""
         view = self._view or await self.engine.trading()
+        if view.tax_zone != self.zone.key:
+            self.zone = ZoneInfo(view.tax_zone)
+            if not self._fy_chosen:
+                self.fy = financial_year(self.engine.now(), self.zone)
         self._show_positions(view)
         quote = view.portfolio.quote if view.portfolio else ""
         self.query_one(EquityCurve).show(await self.engine.equity_curve(CURVE_POINTS), quote)
@@ -159,10 +164,10 @@ class PnLScreen(Screen[None]):
         table = self.query_one("#lots", DataTable)
         table.clear()
         for lot in lots:
-            eligible = lot.long_term_from.astimezone(TAX_ZONE)
+            eligible = lot.long_term_from.astimezone(self.zone)
             table.add_row(
                 Text(lot.asset, style="bold"),
-                Text(f"{lot.acquired_at.astimezone(TAX_ZONE):%Y-%m-%d}"),
+                Text(f"{lot.acquired_at.astimezone(self.zone):%Y-%m-%d}"),
                 Text(fmt.qty(lot.quantity), justify="right"),
                 Text(fmt.money(lot.cost), justify="right"),
                 Text(fmt.exact_price(lot.unit_cost), justify="right"),
@@ -194,6 +199,7 @@ class PnLScreen(Screen[None]):
 
     def action_year(self, step: int) -> None:
         self.fy += step
+        self._fy_chosen = True
         self.load_tax()
 
     def action_reload(self) -> None:

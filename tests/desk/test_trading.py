@@ -262,7 +262,7 @@ async def test_pnl_screen_shows_curve_lots_and_the_tax_year(tmp_path: Path) -> N
         lots = screen.query_one("#lots", DataTable)
         tax = screen.query_one("#tax", DataTable)
         await until(pilot, lambda: lots.row_count == 2 and screen.report is not None)
-        assert screen.fy == financial_year(FROZEN) == 2027
+        assert screen.fy == financial_year(FROZEN, screen.zone) == 2027
         assert [str(c) for c in lots.get_row_at(0)] == [
             "BTC",
             "2026-11-20",

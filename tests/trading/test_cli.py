@@ -162,3 +162,19 @@ def test_tax_report_csv(capsys: pytest.CaptureFixture[str], db_url: str, tmp_pat
     assert len(lines) == 2 and lines[1].startswith("BTC,") and lines[1].endswith(",no")
     code, out, _ = omc(capsys, db_url, "tax-report", "--fy", str(fy - 1), "--json")
     assert json.loads(out)["rows"] == []
+
+
+def test_live_mode_says_why_it_cannot_trade(
+    capsys: pytest.CaptureFixture[str], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMC_TRADING__MODE", "live")
+    code, _, err = omc(capsys, db_url, "positions")
+    assert code == 1 and "not the simulator" in err
+    code, _, err = run(capsys, "--db", db_url, "positions")
+    assert code == 1 and "needs API keys" in err
+    # With keys but no venue to reach, nothing trades and the reason is the venue's.
+    monkeypatch.setenv("OMC_TRADING__API_KEY", "k-123456")
+    monkeypatch.setenv("OMC_TRADING__API_SECRET", "s-abcdef")
+    code, _, err = run(capsys, "--db", db_url, "order", "buy", "BTC", "0.01")
+    assert code == 1 and "live trading cannot start" in err
+    assert "s-abcdef" not in err
