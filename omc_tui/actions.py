@@ -53,6 +53,14 @@ ACTIONS: tuple[DeskAction, ...] = (
         "Kill switch: halt every new order (and cancel working ones), or release it",
     ),
     DeskAction(
+        "trade.arm",
+        "L",
+        "arm_live",
+        "Arm live",
+        "Arm live trading with a typed confirmation, or disarm it",
+        footer=False,
+    ),
+    DeskAction(
         "desk.view",
         "i",
         "cycle_view",

@@ -8,6 +8,7 @@ from textual.app import App
 from engine.api import EngineAPI, TradingView
 from omc_tui import format as fmt
 from omc_tui.messages import BookChanged
+from omc_tui.screens.arm import ArmLive
 from omc_tui.screens.confirm import Choice, Confirm
 from omc_tui.screens.pnl import PnLScreen
 from omc_tui.screens.strategies import StrategiesScreen
@@ -126,6 +127,32 @@ class TradingDesk(App[int]):
             )
         else:
             self.notify("kill switch released: orders are accepted again")
+
+    def action_arm_live(self) -> None:
+        trading = self.header.trading
+        if trading is None or trading.mode != "live":
+            self.notify(
+                'this engine trades on paper: set [trading] mode = "live" to trade live',
+                severity="warning",
+            )
+        elif trading.armed:
+            confirm = Confirm(
+                "Disarm live trading?",
+                "New orders will be refused by the risk guard until it is armed again.",
+                [Choice("y", "Disarm", "disarm", "warning")],
+            )
+            self.push_screen(confirm, lambda choice: choice and self._arm(None))
+        else:
+            self.push_screen(ArmLive(), lambda phrase: phrase and self._arm(phrase))
+
+    @work(group="trading.arm", exit_on_error=False, name="arm live")
+    async def _arm(self, phrase: str | None) -> None:
+        if phrase is None:
+            await self.engine.disarm_live()
+            self.notify("live trading disarmed")
+        else:
+            await self.engine.arm_live(phrase)
+            self.notify("live trading ARMED: orders go to the venue", severity="warning")
 
     def action_pnl(self) -> None:
         self.push_screen(PnLScreen(self.engine, self.book_view))

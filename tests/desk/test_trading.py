@@ -337,3 +337,46 @@ def test_pnl_screen_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]
         await pilot.pause()
 
     assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=run_before)
+
+
+async def test_arming_live_needs_the_typed_phrase(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from omc_tui.screens.arm import ArmLive
+
+    app = make_desk(tmp_path)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await ready(pilot)
+        await pilot.press("L")  # a paper engine has nothing to arm
+        await until(pilot, lambda: notices.said("this engine trades on paper"))
+
+        armed: list[str | None] = []
+
+        async def arm_live(phrase: str) -> None:
+            armed.append(phrase)
+
+        async def disarm_live() -> None:
+            armed.append(None)
+
+        app.engine.arm_live = arm_live  # type: ignore[method-assign]
+        app.engine.disarm_live = disarm_live  # type: ignore[method-assign]
+        app.header.trading = replace(app.header.trading, mode="live", armed=False)
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, ArmLive)
+        await pilot.press(*"arm live", "enter")  # not the phrase: nothing happens
+        await pilot.pause()
+        assert isinstance(app.screen, ArmLive) and armed == []
+        assert "type it exactly" in screen_text(app)
+        app.screen.query_one(Input).value = ""
+        await pilot.press(*"ARM LIVE", "enter")
+        await until(pilot, lambda: armed == ["ARM LIVE"])
+        assert not isinstance(app.screen, ArmLive)
+
+        app.header.trading = replace(app.header.trading, armed=True)
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "Disarm live trading?" in screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: armed == ["ARM LIVE", None])

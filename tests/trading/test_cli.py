@@ -178,3 +178,20 @@ def test_live_mode_says_why_it_cannot_trade(
     code, _, err = run(capsys, "--db", db_url, "order", "buy", "BTC", "0.01")
     assert code == 1 and "live trading cannot start" in err
     assert "s-abcdef" not in err
+
+
+def test_arming_live_from_the_command_line(
+    capsys: pytest.CaptureFixture[str], db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run(capsys, "--db", db_url, "live", "arm", "--confirm", "ARM LIVE")
+    assert code == 1 and "trades on paper" in err
+    monkeypatch.setenv("OMC_TRADING__MODE", "live")
+    code, _, err = run(capsys, "--db", db_url, "live", "arm", "--confirm", "arm live")
+    assert code == 1 and "not armed" in err
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, _, err = run(capsys, "--db", db_url, "live", "arm")
+    assert code == 2 and "--confirm" in err
+    code, out, _ = run(capsys, "--db", db_url, "live", "arm", "--confirm", "ARM LIVE", "--json")
+    assert code == 0 and json.loads(out)["armed"] is True
+    code, out, _ = run(capsys, "--db", db_url, "live", "disarm", "--json")
+    assert json.loads(out)["armed"] is False
