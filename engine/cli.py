@@ -35,6 +35,12 @@ EXPORTABLE = [
     "mood_readings",
     "catalyst_events",
     "job_runs",
+    "orders",
+    "fills",
+    "risk_decisions",
+    "equity_marks",
+    "backtests",
+    "deployments",
 ]
 
 

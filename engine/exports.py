@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, TextIO
 
 FORMATS = ("csv", "jsonl")
@@ -32,4 +33,8 @@ async def write_table(db: Any, table: str, out: TextIO, fmt: str = "csv", **filt
 
 
 def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # money stays exact: a string, never a float
+    return value

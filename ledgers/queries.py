@@ -121,6 +121,12 @@ _SEARCHABLE = {
     "human_items": ("source", "title", "body"),
     "mood_readings": ("source", "label"),
     "catalyst_events": ("source", "type", "title"),
+    "orders": ("client_id", "symbol", "state", "origin", "reason", "strategy"),
+    "fills": ("fill_id", "client_id", "symbol", "side"),
+    "risk_decisions": ("client_id", "symbol", "rule", "message", "origin"),
+    "equity_marks": ("mode",),
+    "backtests": ("id", "strategy", "symbol"),
+    "deployments": ("name", "strategy", "symbol"),
 }
 
 LEDGER_NAMES = {
@@ -129,6 +135,7 @@ LEDGER_NAMES = {
     "human": ("human_items", "mood_readings"),
     "catalyst": ("catalyst_events",),
     "engine": ("job_runs",),
+    "trading": ("orders", "fills", "risk_decisions", "equity_marks", "backtests", "deployments"),
 }
 
 

@@ -327,4 +327,10 @@ LEDGER_TABLES: dict[str, str] = {
     "human_items": "published",
     "mood_readings": "ts",
     "catalyst_events": "occurred",
+    "orders": "created_at",
+    "fills": "ts",
+    "risk_decisions": "at",
+    "equity_marks": "ts",
+    "backtests": "ran_at",
+    "deployments": "deployed_at",
 }

@@ -64,4 +64,5 @@ def slippage_bps(side: Side, price: Decimal, reference: Decimal | None) -> Decim
     if not reference:
         return ZERO
     move = price - reference if side is Side.BUY else reference - price
-    return move / reference * _BPS
+    # A reported measure, not money: a hundredth of a basis point is finer than any venue.
+    return (move / reference * _BPS).quantize(Decimal("0.0001"))

@@ -29,6 +29,7 @@ LEDGERS: dict[str, tuple[str, ...]] = {
     "human": ("human_items", "mood_readings"),
     "catalyst": ("catalyst_events",),
     "engine": ("job_runs",),
+    "trading": ("orders", "fills", "risk_decisions", "equity_marks", "backtests", "deployments"),
 }
 PAGE_ROWS = 200
 CELL_WIDTH = 48

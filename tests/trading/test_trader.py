@@ -258,3 +258,24 @@ async def test_preview_changes_nothing(db: Database) -> None:
     assert not await trader.store.orders("paper")
     assert not await trader.store.decisions()
     assert trader.portfolio.cash["AUD"] == D("10000")
+
+
+async def test_the_audit_is_a_table_to_browse_and_export(db: Database) -> None:
+    import io
+    import json
+
+    from engine.exports import write_table
+    from ledgers import queries
+
+    trader = make_trader(db, Market(), [])
+    await trader.open()
+    await trader.place(buy("0.00001"))
+    await trader.place(buy("1.5"))
+    columns, rows = await queries.browse(db, "risk_decisions", search="steps of")
+    assert len(rows) == 1
+    row = dict(zip(columns, rows[0], strict=True))
+    assert row["rule"] == "precision" and row["quantity"] == D("0.00001")
+    out = io.StringIO()
+    assert await write_table(db, "fills", out, "jsonl") == 1
+    fill = json.loads(out.getvalue())
+    assert fill["quantity"] == "1.5" and fill["price"] == "101"
