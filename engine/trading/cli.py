@@ -75,37 +75,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     live.add_argument("--json", action="store_true")
     live.set_defaults(handler=live_switch)
 
-    bt = sub.add_parser("backtest", help="backtest a strategy on stored candles")
-    bt.add_argument("strategy", help="ma_cross, rsi or breakout (see `omc strategies`)")
-    bt.add_argument("--symbol", required=True)
-    bt.add_argument("--timeframe", default="1h", help="1m 5m 15m 1h 4h 1d (default 1h)")
-    bt.add_argument("--from", dest="since", help="ISO date or time, UTC unless it says otherwise")
-    bt.add_argument("--to", dest="until", help="ISO date or time, exclusive")
-    bt.add_argument("--param", action="append", default=[], metavar="K=V", help="repeatable")
-    bt.add_argument("--fee", help="fee rate, e.g. 0.001 (default: the venue's taker fee)")
-    bt.add_argument("--slippage-bps", help="slippage in basis points (default from config)")
-    bt.add_argument("--json", action="store_true")
-    bt.set_defaults(handler=backtest)
+    from engine.trading import strategy_cli
 
-    strategies = sub.add_parser("strategies", help="built-in strategies, backtests, deployments")
-    strategies.add_argument("--json", action="store_true")
-    strategies.set_defaults(handler=show_strategies)
-
-    promote = sub.add_parser("promote", help="promote a backtest to paper (gate must pass)")
-    promote.add_argument("backtest_id")
-    promote.add_argument("--json", action="store_true")
-    promote.set_defaults(handler=promote_backtest)
-
-    deploy = sub.add_parser("deploy", help="paper-trade a promoted backtest's strategy")
-    deploy.add_argument("backtest_id")
-    deploy.add_argument("--allocation", help="quote currency it trades with (default config)")
-    deploy.add_argument("--json", action="store_true")
-    deploy.set_defaults(handler=deploy_strategy)
-
-    undeploy = sub.add_parser("undeploy", help="stop a deployed strategy")
-    undeploy.add_argument("name", help="strategy:SYMBOL:timeframe, as `omc strategies` lists it")
-    undeploy.add_argument("--json", action="store_true")
-    undeploy.set_defaults(handler=undeploy_strategy)
+    strategy_cli.add_commands(sub)
 
 
 def with_engine(
@@ -146,7 +118,7 @@ def place_order(args: argparse.Namespace, settings: config.Settings) -> int:
 
     result = with_engine(settings, work, market=True)
     if args.json:
-        _dump(result)
+        dump(result)
     else:
         o = result.order
         print(f"{o.client_id}  {o.state}  {result.message}")
@@ -166,7 +138,7 @@ def cancel_orders(args: argparse.Namespace, settings: config.Settings) -> int:
 
     result = with_engine(settings, work)
     if args.json:
-        _dump({"cancelled": result} if isinstance(result, int) else result)
+        dump({"cancelled": result} if isinstance(result, int) else result)
     elif isinstance(result, int):
         print(f"cancelled {result} working order(s)")
     else:
@@ -181,16 +153,16 @@ def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
         for p in view.positions
     ]
     if args.json:
-        _dump(view.positions)
+        dump(view.positions)
         return 0
-    _table(["symbol", "qty", "avg cost", "mark", "value", "unrealized", "realized"], rows)
+    table(["symbol", "qty", "avg cost", "mark", "value", "unrealized", "realized"], rows)
     return 0
 
 
 def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
     orders = with_engine(settings, lambda e: e.orders(open_only=args.open, limit=args.limit))
     if args.json:
-        _dump(orders)
+        dump(orders)
         return 0
     rows = [
         [
@@ -209,7 +181,7 @@ def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
         for o in orders
     ]
     heads = ["id", "created", "symbol", "side", "type", "qty", "limit", "filled", "avg", "state"]
-    _table([*heads, "reason"], rows)
+    table([*heads, "reason"], rows)
     return 0
 
 
@@ -219,7 +191,7 @@ def show_fills(args: argparse.Namespace, settings: config.Settings) -> int:
 
     fills = with_engine(settings, work)
     if args.json:
-        _dump(fills)
+        dump(fills)
         return 0
     rows = [
         [
@@ -235,7 +207,7 @@ def show_fills(args: argparse.Namespace, settings: config.Settings) -> int:
         ]
         for f in fills
     ]
-    _table(["time", "symbol", "side", "qty", "price", "fee", "liq", "slip bps", "order"], rows)
+    table(["time", "symbol", "side", "qty", "price", "fee", "liq", "slip bps", "order"], rows)
     return 0
 
 
@@ -243,7 +215,7 @@ def show_pnl(args: argparse.Namespace, settings: config.Settings) -> int:
     view = with_engine(settings, lambda e: e.trading(), market=_marks_from_market(settings))
     p = view.portfolio
     if args.json:
-        _dump(p)
+        dump(p)
         return 0
     if p is None:
         print("no book yet")
@@ -256,20 +228,20 @@ def show_pnl(args: argparse.Namespace, settings: config.Settings) -> int:
         ("realized", p.realized),
         ("today", p.day_pnl),
     ):
-        print(f"{label:>13}  {_text(value)} {p.quote}")
+        print(f"{label:>13}  {text(value)} {p.quote}")
     return 0
 
 
 def show_lots(args: argparse.Namespace, settings: config.Settings) -> int:
     lots = with_engine(settings, lambda e: e.lots())
     if args.json:
-        _dump(lots)
+        dump(lots)
         return 0
     rows = [
         [lot.asset, lot.acquired_at, lot.quantity, lot.unit_cost, lot.cost, lot.long_term_from]
         for lot in lots
     ]
-    _table(["asset", "acquired", "qty", "unit cost", "cost base", "discount from"], rows)
+    table(["asset", "acquired", "qty", "unit cost", "cost base", "discount from"], rows)
     return 0
 
 
@@ -281,7 +253,7 @@ def kill_switch(args: argparse.Namespace, settings: config.Settings) -> int:
 
     state = with_engine(settings, work)
     if args.json:
-        _dump(state)
+        dump(state)
     else:
         print(f"kill switch {'ON: new orders are halted' if state.kill_switch else 'off'}")
     return 0
@@ -340,18 +312,18 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, Decimal):
-        return _text(value)
+        return text(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
 
 
-def _dump(value: Any) -> None:
+def dump(value: Any) -> None:
     json.dump(plain(value), sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, Decimal):
@@ -364,160 +336,14 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _table(heads: list[str], rows: list[list[Any]]) -> None:
-    cells = [[_text(v) for v in row] for row in rows]
+def table(heads: list[str], rows: list[list[Any]]) -> None:
+    cells = [[text(v) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(heads)]
     print("  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip())
     for row in cells:
         print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     if not rows:
         print("(none)")
-
-
-def backtest(args: argparse.Namespace, settings: config.Settings) -> int:
-    from engine.cli import UsageError, parse_when
-
-    params: dict[str, str] = {}
-    for item in args.param:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--param takes KEY=VALUE, got {item!r}")
-        params[key.strip()] = value.strip()
-    since = parse_when(args.since, "--from")
-    until = parse_when(args.until, "--to")
-    fee = _decimal(args.fee, "--fee")
-    slippage = _decimal(args.slippage_bps, "--slippage-bps")
-
-    async def work(engine: LocalEngine) -> Any:
-        return await engine.backtest(
-            args.strategy,
-            args.symbol,
-            timeframe=args.timeframe,
-            params=params,
-            since=since,
-            until=until,
-            fee=fee,
-            slippage_bps=slippage,
-        )
-
-    view = with_engine(settings, work)
-    if args.json:
-        _dump(view)
-        return 0
-    m = view.metrics
-    print(f"{view.id}  {view.strategy} {view.params} on {view.symbol} {view.timeframe}")
-    print(f"  {view.start:%Y-%m-%d %H:%M} → {view.end:%Y-%m-%d %H:%M} UTC, {view.bars} bars")
-    for key in (
-        "total_return_pct",
-        "annual_return_pct",
-        "sharpe",
-        "sortino",
-        "max_drawdown_pct",
-        "max_drawdown_duration",
-        "win_rate_pct",
-        "profit_factor",
-        "exposure_pct",
-        "trades",
-        "fees_paid",
-        "final_equity",
-    ):
-        if key in m:
-            value = m[key]
-            shown = f"{value:,.2f}" if isinstance(value, float) else _text(value)
-            if key in ("fees_paid", "final_equity"):
-                shown = f"{Decimal(str(value)):,.2f}"
-            print(f"  {key:>22}  {shown}")
-    verdict = "passed" if view.gate_passed else "failed: " + "; ".join(view.gate_reasons)
-    print(f"  governance gate {verdict}")
-    return 0
-
-
-def show_strategies(args: argparse.Namespace, settings: config.Settings) -> int:
-    async def work(engine: LocalEngine) -> Any:
-        return (
-            await engine.strategies(),
-            await engine.backtests(20),
-            await engine.deployments(),
-        )
-
-    infos, tests, deployed = with_engine(settings, work)
-    if args.json:
-        _dump({"strategies": infos, "backtests": tests, "deployments": deployed})
-        return 0
-    _table(
-        ["strategy", "params", "what it does"],
-        [[i.name, _params(i.params), i.description] for i in infos],
-    )
-    print()
-    _table(
-        ["backtest", "strategy", "symbol", "tf", "params", "gate", "promoted"],
-        [
-            [
-                b.id,
-                b.strategy,
-                b.symbol,
-                b.timeframe,
-                _params(b.params),
-                "pass" if b.gate_passed else "fail",
-                b.promoted_at,
-            ]
-            for b in tests
-        ],
-    )
-    print()
-    _table(
-        ["deployment", "allocation", "active", "deployed", "last bar"],
-        [[d.name, d.allocation, d.active, d.deployed_at, d.last_bar] for d in deployed],
-    )
-    return 0
-
-
-def promote_backtest(args: argparse.Namespace, settings: config.Settings) -> int:
-    view = with_engine(settings, lambda e: e.promote(args.backtest_id))
-    if args.json:
-        _dump(view)
-    else:
-        print(f"{view.id} promoted to paper at {_text(view.promoted_at)}")
-    return 0
-
-
-def deploy_strategy(args: argparse.Namespace, settings: config.Settings) -> int:
-    allocation = _decimal(args.allocation, "--allocation")
-    view = with_engine(settings, lambda e: e.deploy(args.backtest_id, allocation))
-    if args.json:
-        _dump(view)
-    else:
-        print(f"{view.name} deployed on paper with {_text(view.allocation)}")
-    return 0
-
-
-def undeploy_strategy(args: argparse.Namespace, settings: config.Settings) -> int:
-    view = with_engine(settings, lambda e: e.undeploy(args.name))
-    if args.json:
-        _dump(view)
-    else:
-        print(f"{view.name} stopped")
-    return 0
-
-
-def _decimal(text: str | None, flag: str) -> Decimal | None:
-    from decimal import InvalidOperation
-
-    from engine.cli import UsageError
-
-    if text is None:
-        return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise UsageError(f"{flag} takes a number, got {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise UsageError(f"{flag} takes a non-negative number, got {text!r}")
-    return value
-
-
-def _params(params: dict[str, Any]) -> str:
-    return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -550,7 +376,7 @@ def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
     state = _with_db(settings, work)
     armed = bool(state.get("on"))
     if args.json:
-        _dump({"mode": settings.trading.mode, "armed": armed, "since": state.get("at")})
+        dump({"mode": settings.trading.mode, "armed": armed, "since": state.get("at")})
     else:
         print(f"live trading {'ARMED' if armed else 'disarmed'} (book: {settings.trading.mode})")
     return 0
