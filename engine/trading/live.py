@@ -11,11 +11,8 @@ What ccxt 4.5's ``coinspot`` class offers (read from its source), and how this b
 - fetchOpenOrders, fetchOrder, fetchClosedOrders: not implemented. CoinSpot's v2 API lists open
   limit orders but ccxt does not map it, and without that list nothing can be reconciled, so
   the broker refuses an exchange that cannot list its open orders.
-- fetchMyTrades: trades with no id, no order id and no taker/maker, the fee in AUD with GST,
-  price as total ÷ amount, ``since`` rounded down to the day. Fill ids come from a digest of the
-  trade; trades are matched to orders by symbol, side, price and time, oldest order first.
-- Every {"status": "error"} answer is a plain ExchangeError; the venue's message is the reason.
-- fetchBalance: totals only, nothing reported as reserved.
+- fetchMyTrades: trades with no id and no order id (``ccxt_orders`` reads them, and the errors
+  and balances); they are matched to orders by symbol, side, price and time, oldest order first.
 - Markets: a fixed list with no precision or limits, so nothing is rounded before sending.
 
 With no closed-order list to ask, an order that left the open list without the trades to fill
@@ -28,17 +25,24 @@ from it; ccxt's own class is refused for the reasons above.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from engine.trading.ccxt_orders import (
+    Trade,
+    VenueOrder,
+    error_meaning,
+    read_balances,
+    read_trades,
+    read_venue_order,
+    secrets_of,
+    to_decimal,
+)
 from engine.trading.model import (
     ZERO,
     Balance,
@@ -49,7 +53,6 @@ from engine.trading.model import (
     OrderState,
     OrderType,
     Side,
-    split_symbol,
 )
 
 log = logging.getLogger(__name__)
@@ -66,27 +69,6 @@ _REQUIRED = {
     "fetchBalance": "report balances",
 }
 _CANCEL_NEEDS_SIDE = frozenset({"coinspot"})
-_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, ArithmeticError)
-_SECRETS = ("apiKey", "secret", "password", "uid", "privateKey")
-_KEY = "the venue refused the API key: check in the vault that it is right, enabled and may trade"
-_RATE = "the venue is limiting our request rate; nothing was done, try again shortly"
-# ccxt's error classes, most specific first: what each means, and whether the venue surely did
-# nothing (True) or may have acted before the answer was lost (False).
-_MEANINGS = (
-    ("AuthenticationError", _KEY, True),
-    ("InsufficientFunds", "not enough funds at the venue for this order", True),
-    ("BadSymbol", "the venue does not list this symbol", True),
-    ("InvalidOrder", "the venue found the order invalid", True),
-    ("RateLimitExceeded", _RATE, True),
-    ("DDoSProtection", _RATE, True),
-    ("OnMaintenance", "the venue is down for maintenance", True),
-    ("InvalidNonce", "the venue refused the request's nonce; is the key used elsewhere?", True),
-    ("RequestTimeout", "the request timed out", False),
-    ("ExchangeNotAvailable", "the venue was unavailable", False),
-    ("NetworkError", "the connection failed", False),
-    ("BadResponse", "the venue's answer could not be read", False),
-    ("ExchangeError", "the venue refused", True),
-)
 _ABSENT = "not placed: the venue shows no such order; send it again if still wanted"
 UNANSWERED = "unknown: the venue did not answer; will reconcile"
 
@@ -105,32 +87,9 @@ class Reconciliation:
 
 
 @dataclass(frozen=True, slots=True)
-class _VenueOrder:  # named as Reconciliation.unknown_orders reports it
-    venue_order_id: str
-    symbol: str
-    side: Side
-    amount: Decimal
-    price: Decimal | None
-    created_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class _Trade:
-    id: str
-    order_id: str | None
-    symbol: str
-    side: Side
-    amount: Decimal
-    price: Decimal
-    fee: Decimal  # in the quote currency
-    liquidity: str
-    ts: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class _Snapshot:
-    open: dict[str, _VenueOrder]
-    trades: tuple[_Trade, ...]
+    open: dict[str, VenueOrder]
+    trades: tuple[Trade, ...]
 
 
 def build_exchange(venue: str, api_key: str, secret: str, timeout_ms: int = 10_000) -> Any:
@@ -198,9 +157,9 @@ class LiveBroker:
             answer = await self.exchange.create_order(
                 order.symbol, order.type.value, order.side.value, float(order.quantity), price
             )
-            venue_id, filled = answer.get("id"), _dec(answer.get("filled")) or ZERO
+            venue_id, filled = answer.get("id"), to_decimal(answer.get("filled")) or ZERO
         except Exception as exc:
-            meaning, refused = self._meaning(exc)
+            meaning, refused = error_meaning(exc, self.exchange)
             if refused:
                 reason = f"rejected: {meaning}"
                 return Execution(order.transition(OrderState.REJECTED, self._now(), reason=reason))
@@ -225,7 +184,7 @@ class LiveBroker:
         try:
             await self.exchange.cancel_order(order.venue_order_id, order.symbol, params)
         except Exception as exc:
-            meaning, surely = self._meaning(exc)
+            meaning, surely = error_meaning(exc, self.exchange)
             refused = LiveBrokerError(f"{self.venue} cancel of order {order.client_id}: {meaning}")
             if not surely:  # it may be cancelled or not: the next poll will tell
                 raise refused from None
@@ -251,14 +210,7 @@ class LiveBroker:
     async def balances(self) -> dict[str, Balance]:
         """Every currency the venue reports, exact; CoinSpot reports totals only."""
         with self._failures("balances"):
-            raw = await self.exchange.fetch_balance()
-            used = raw.get("used") or {}
-            totals = ((currency, _dec(total)) for currency, total in raw["total"].items())
-            return {
-                currency: Balance(currency, total, _dec(used.get(currency)) or ZERO)
-                for currency, total in totals
-                if total is not None
-            }
+            return read_balances(await self.exchange.fetch_balance())
 
     async def close(self) -> None:
         await self.exchange.close()
@@ -317,12 +269,12 @@ class LiveBroker:
         return replace(order, venue_order_id=venue_id)
 
     def _attribute(
-        self, orders: Sequence[Order], trades: Sequence[_Trade]
-    ) -> dict[str, list[_Trade]]:
+        self, orders: Sequence[Order], trades: Sequence[Trade]
+    ) -> dict[str, list[Trade]]:
         """Each trade to the order it filled: by the venue's order id, else (CoinSpot) to the
         oldest order it fits that has room left."""
         by_venue_id = {o.venue_order_id: o.client_id for o in orders if o.venue_order_id}
-        owned: dict[str, list[_Trade]] = {order.client_id: [] for order in orders}
+        owned: dict[str, list[Trade]] = {order.client_id: [] for order in orders}
         room = {order.client_id: order.quantity for order in orders}
         oldest_first = sorted(orders, key=lambda order: order.created_at)
         for trade in sorted(trades, key=lambda t: (t.ts, t.id)):
@@ -339,7 +291,7 @@ class LiveBroker:
         return owned
 
     def _settle(
-        self, order: Order, trades: list[_Trade], snapshot: _Snapshot, absent: str | None
+        self, order: Order, trades: list[Trade], snapshot: _Snapshot, absent: str | None
     ) -> tuple[Order, list[Fill]]:
         # A NEW order's reason only said its placement was in doubt; this settles it afresh.
         current = replace(order, reason=None) if order.state is OrderState.NEW else order
@@ -386,55 +338,16 @@ class LiveBroker:
     async def _snapshot(self, orders: Sequence[Order]) -> _Snapshot:
         since = min((order.created_at for order in orders), default=self._now()) - SKEW
         with self._failures("open orders"):
-            listed = [_venue_order(raw) for raw in await self.exchange.fetch_open_orders()]
+            listed = [read_venue_order(raw) for raw in await self.exchange.fetch_open_orders()]
         with self._failures("trades"):
             raw_trades = await self.exchange.fetch_my_trades(None, int(since.timestamp() * 1000))
-            trades = self._trades(raw_trades, since)
+            trades = read_trades(raw_trades, since, self.venue)
         return _Snapshot({v.venue_order_id: v for v in listed}, trades)
 
     def _claim(self, orders: Sequence[Order]) -> None:
         for order in orders:
             if order.venue_order_id is not None:
                 self._claimed[order.venue_order_id] = order.client_id
-
-    def _trades(self, raws: Any, since: datetime) -> tuple[_Trade, ...]:
-        """ccxt's Trade structures from ``since`` on, exact, with ids and fees in the quote."""
-        trades: list[_Trade] = []
-        repeats = Counter[str]()
-        for raw in raws:
-            amount, ts = _need(raw["amount"]), _time(raw["timestamp"])
-            if ts is None or ts < since:
-                continue
-            price = _dec(raw.get("price")) or _need(raw["cost"]) / amount
-            trade_id = raw.get("id")
-            if trade_id is None:  # CoinSpot: the same trade always digests to the same id
-                key = f"{raw['symbol']}|{raw['side']}|{raw['timestamp']}|{amount}|{price}"
-                digest = hashlib.sha256(key.encode()).hexdigest()[:16]
-                repeats[digest] += 1
-                trade_id = digest if repeats[digest] == 1 else f"{digest}-{repeats[digest]}"
-            base, quote = split_symbol(raw["symbol"])
-            fee = ZERO
-            for charge in raw.get("fees") or ([raw["fee"]] if raw.get("fee") else []):
-                currency = charge.get("currency")
-                if currency in (None, quote, base):
-                    fee += _need(charge["cost"]) * (price if currency == base else 1)
-                else:  # e.g. an exchange token: it has no price here
-                    log.warning("%s trade %s: fee in %s left out", self.venue, trade_id, currency)
-            order_id = raw.get("order")
-            trades.append(
-                _Trade(
-                    str(trade_id),
-                    None if order_id is None else str(order_id),
-                    raw["symbol"],
-                    Side(raw["side"]),
-                    amount,
-                    price,
-                    fee,
-                    raw.get("takerOrMaker") or "taker",
-                    ts,
-                )
-            )
-        return tuple(trades)
 
     # --- failures -------------------------------------------------------------------------
 
@@ -453,62 +366,18 @@ class LiveBroker:
                 return f"rejected: the {what} {value} has more digits than can be sent exactly"
         return None
 
-    def _meaning(self, exc: Exception) -> tuple[str, bool]:
-        """What a failed call means, with the venue's own words; and whether it surely did nothing."""
-        from ccxt.base import errors  # loaded already when ccxt raised
-
-        for name, meaning, surely in _MEANINGS:
-            if isinstance(exc, getattr(errors, name)):
-                return (f"{meaning} ({self._venue_text(exc)})" if surely else meaning), surely
-        if isinstance(exc, _MALFORMED):
-            text = self._venue_text(exc)
-            return f"the venue's answer could not be read ({type(exc).__name__}: {text})", False
-        return f"the request failed ({type(exc).__name__}: {self._venue_text(exc)})", False
-
     @contextmanager
     def _failures(self, what: str) -> Iterator[None]:
         """Turn what a venue call or its answer raises into a LiveBrokerError."""
         try:
             yield
         except Exception as exc:
-            leaks = any(secret in str(exc) for secret in self._secrets())
-            error = LiveBrokerError(f"{self.venue} {what}: {self._meaning(exc)[0]}")
+            leaks = any(secret in str(exc) for secret in secrets_of(self.exchange))
+            error = LiveBrokerError(f"{self.venue} {what}: {error_meaning(exc, self.exchange)[0]}")
             raise error from (None if leaks else exc)
 
-    def _venue_text(self, exc: Exception) -> str:
-        """The venue's own message when its JSON answer is quoted, else the error's text."""
-        text = str(exc)
-        start = text.find("{")
-        if start >= 0:
-            try:
-                message = json.loads(text[start:]).get("message")
-            except (ValueError, AttributeError):
-                message = None
-            text = message if isinstance(message, str) and message else text
-        return self._redact(text)[:200] or type(exc).__name__
 
-    def _secrets(self) -> list[str]:
-        values = (getattr(self.exchange, name, None) for name in _SECRETS)
-        return [value for value in values if isinstance(value, str) and value]
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
-
-
-def _venue_order(raw: Any) -> _VenueOrder:
-    return _VenueOrder(
-        str(raw["id"]),
-        raw["symbol"],
-        Side(raw["side"]),
-        _need(raw["amount"]),
-        _dec(raw.get("price")),
-        _time(raw.get("timestamp")),
-    )
-
-
-def _same(order: Order, venue: _VenueOrder, now: datetime) -> bool:
+def _same(order: Order, venue: VenueOrder, now: datetime) -> bool:
     """Is ``venue`` the order: same market, side, amount and price, placed around its creation."""
     if (venue.symbol, venue.side) != (order.symbol, order.side):
         return False
@@ -520,7 +389,7 @@ def _same(order: Order, venue: _VenueOrder, now: datetime) -> bool:
     return ts is None or order.created_at - SKEW <= ts <= now + SKEW
 
 
-def _admits(order: Order, trade: _Trade) -> bool:
+def _admits(order: Order, trade: Trade) -> bool:
     """Could ``trade`` have filled ``order``: same market and side, in its lifetime, at its price."""
     if (trade.symbol, trade.side) != (order.symbol, order.side):
         return False
@@ -536,26 +405,3 @@ def _admits(order: Order, trade: _Trade) -> bool:
 
 def _close(value: Decimal, target: Decimal) -> bool:
     return abs(value - target) <= abs(target) * _SLACK
-
-
-def _dec(value: Any) -> Decimal | None:
-    """An exact Decimal of a ccxt number: floats through their shortest repr, strings as written."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise TypeError(f"expected a number, got {value!r}")
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-    if not number.is_finite():
-        raise ValueError(f"expected a finite number, got {value!r}")
-    return number
-
-
-def _need(value: Any) -> Decimal:
-    number = _dec(value)
-    if number is None:
-        raise ValueError("a number the answer must hold is missing")
-    return number
-
-
-def _time(ms: Any) -> datetime | None:
-    return None if ms is None else datetime.fromtimestamp(int(ms) / 1000, tz=UTC)
