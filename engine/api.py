@@ -309,7 +309,10 @@ class EngineAPI(Protocol):
         limit_price: object | None = None,
         *,
         client_id: str | None = None,
-    ) -> OrderResult: ...
+        expires_at: datetime | None = None,
+    ) -> OrderResult:
+        """Check and send one order; a limit order with ``expires_at`` expires if still resting."""
+        ...
 
     async def cancel_order(self, client_id: str) -> OrderEvent: ...
 

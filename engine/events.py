@@ -179,6 +179,7 @@ class OrderEvent(Event):
     updated_at: datetime
     reason: str | None = None
     strategy: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -32,6 +32,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     order.add_argument("quantity", help="in base units, e.g. 0.01")
     order.add_argument("--limit", metavar="PRICE", help="limit price (default: market order)")
     order.add_argument("--client-id", help="idempotency key: the same id never trades twice")
+    order.add_argument(
+        "--expires", metavar="WHEN", help="a limit order expires: 30m, 2h, 1d or an ISO time"
+    )
     order.add_argument("--json", action="store_true")
     order.set_defaults(handler=place_order)
 
@@ -111,9 +114,17 @@ def with_engine(
 
 
 def place_order(args: argparse.Namespace, settings: config.Settings) -> int:
+    expires = _when(args.expires)
+
     async def work(engine: LocalEngine) -> Any:
+        expires_at = expires if not isinstance(expires, timedelta) else engine.now() + expires
         return await engine.place_order(
-            args.symbol, args.side, args.quantity, args.limit, client_id=args.client_id
+            args.symbol,
+            args.side,
+            args.quantity,
+            args.limit,
+            client_id=args.client_id,
+            expires_at=expires_at,
         )
 
     result = with_engine(settings, work, market=True)
@@ -279,6 +290,22 @@ def tax_report(args: argparse.Namespace, settings: config.Settings) -> int:
         else:
             write_csv(report, out)
     return 0
+
+
+def _when(text_: str | None) -> datetime | timedelta | None:
+    """ "30m", "2h", "1d", "90s" → a duration from now; anything else an ISO time (UTC if bare)."""
+    from engine.cli import UsageError, parse_when
+
+    if text_ is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text_.strip().lower()
+    if raw[:-1].replace(".", "", 1).isdigit() and raw[-1:] in units:
+        seconds = float(raw[:-1]) * units[raw[-1]]
+        if seconds <= 0:
+            raise UsageError(f"--expires must be in the future, got {text_!r}")
+        return timedelta(seconds=seconds)
+    return parse_when(text_, "--expires")
 
 
 def _marks_from_market(settings: config.Settings) -> bool:

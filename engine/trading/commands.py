@@ -54,11 +54,13 @@ class TradingCommands:
         limit_price: object | None = None,
         *,
         client_id: str | None = None,
+        expires_at: datetime | None = None,
     ) -> OrderResult:
         host = await self._host()
-        return await host.place(
-            host.request(symbol, side, quantity, limit_price, client_id=client_id)
+        request = host.request(
+            symbol, side, quantity, limit_price, client_id=client_id, expires_at=expires_at
         )
+        return await host.place(request)
 
     async def cancel_order(self, client_id: str) -> OrderEvent:
         from engine.trading.trader import order_event

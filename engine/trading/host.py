@@ -95,6 +95,7 @@ class TradingHost:
         client_id: str | None = None,
         origin: str = "manual",
         strategy: str | None = None,
+        expires_at: datetime | None = None,
     ) -> OrderRequest:
         try:
             symbol = normalize_symbol(symbol, self.settings.market.quote)
@@ -110,6 +111,7 @@ class TradingHost:
             origin=origin,
             client_id=client_id,
             strategy=strategy,
+            expires_at=expires_at,
         )
 
     async def place(self, request: OrderRequest) -> OrderResult:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -75,6 +76,19 @@ class LiveTrader(Trader):
             return await self.live.cancel(order, self.now())
         except LiveBrokerError as exc:
             raise TradingError(str(exc)) from None
+
+    async def _expire_one(self, order: Order) -> Execution | None:
+        """Venues here know no expiry: the order is cancelled there, and expired here."""
+        try:
+            cancelled = await self.live.cancel(order, self.now())
+        except LiveBrokerError as exc:
+            log.warning("order %s not expired: %s", order.client_id, exc)
+            return None
+        if cancelled.order.state is not OrderState.CANCELLED:
+            return cancelled  # it filled at the venue first
+        when = order.expires_at.isoformat() if order.expires_at else "its expiry"
+        expired = replace(cancelled.order, state=OrderState.EXPIRED, reason=f"expired at {when}")
+        return Execution(expired, cancelled.fills)
 
     async def _cancel_every(self, reason: str) -> list[Execution]:
         done = []

@@ -133,6 +133,7 @@ class OrderRequest:
     origin: Origin = Origin.MANUAL
     client_id: str | None = None  # the idempotency key; one is made when absent
     strategy: str | None = None  # the deployment that placed it, for origin=strategy
+    expires_at: datetime | None = None  # a limit order still resting then expires
 
     @classmethod
     def parse(
@@ -145,6 +146,7 @@ class OrderRequest:
         origin: str = "manual",
         client_id: str | None = None,
         strategy: str | None = None,
+        expires_at: datetime | None = None,
     ) -> OrderRequest:
         """Build a request from loose input (CLI, desk, JSON); bad input raises OrderInputError."""
         try:
@@ -158,6 +160,11 @@ class OrderRequest:
         qty = to_decimal(quantity, "quantity")
         price = None if limit_price is None else to_decimal(limit_price, "limit price")
         split_symbol(symbol)
+        if expires_at is not None:
+            if price is None:
+                raise OrderInputError("only a limit order can expire; a market order fills now")
+            if expires_at.tzinfo is None:
+                raise OrderInputError(f"expiry {expires_at} has no timezone")
         return cls(
             symbol=symbol,
             side=side_,
@@ -167,6 +174,7 @@ class OrderRequest:
             origin=origin_,
             client_id=client_id,
             strategy=strategy,
+            expires_at=expires_at,
         )
 
 
@@ -192,6 +200,7 @@ class Order:
     reason: str | None = None  # why it was rejected, cancelled or expired
     venue_order_id: str | None = None
     strategy: str | None = None
+    expires_at: datetime | None = None  # good till then; None: good till cancelled
 
     @property
     def base(self) -> str:

@@ -163,6 +163,14 @@ class PaperBroker:
             return None
         return Execution(order.transition(OrderState.CANCELLED, at, reason=reason))
 
+    def expire(self, client_id: str, at: datetime) -> Execution | None:
+        """A resting order whose time ran out; its funds are released like a cancel's."""
+        order = self._resting.pop(client_id, None)
+        if order is None:
+            return None
+        when = order.expires_at.isoformat() if order.expires_at else "its expiry"
+        return Execution(order.transition(OrderState.EXPIRED, at, reason=f"expired at {when}"))
+
     def cancel_all(self, at: datetime, reason: str = "cancelled") -> list[Execution]:
         """Cancel every resting order (the kill switch's second half)."""
         out = [

@@ -57,6 +57,7 @@ def order_values(order: Order) -> dict[str, Any]:
         "reason": order.reason,
         "venue_order_id": order.venue_order_id,
         "strategy": order.strategy,
+        "expires_at": order.expires_at,
         "created_at": order.created_at,
         "updated_at": order.updated_at,
     }
@@ -82,6 +83,7 @@ def order_from_row(row: Any) -> Order:
         reason=row.reason,
         venue_order_id=row.venue_order_id,
         strategy=row.strategy,
+        expires_at=row.expires_at,
     )
 
 

@@ -24,6 +24,7 @@ from engine.trading.model import (
     Fill,
     MarketRules,
     Order,
+    OrderInputError,
     OrderRequest,
     OrderState,
     Position,
@@ -75,6 +76,7 @@ def order_event(order: Order) -> OrderEvent:
         updated_at=order.updated_at,
         reason=order.reason,
         strategy=order.strategy,
+        expires_at=order.expires_at,
     )
 
 
@@ -179,6 +181,10 @@ class Trader:
         if existing is not None:
             return PlaceResult(existing, None)
         now = self.now()
+        if request.expires_at is not None and request.expires_at <= now:
+            raise OrderInputError(
+                f"expiry {request.expires_at.isoformat()} is already past (now {now.isoformat()})"
+            )
         book: Book | None = None
         book_error: str | None = None
         rules = self._rules(request.symbol)
@@ -203,6 +209,7 @@ class Trader:
             created_at=now,
             updated_at=now,
             strategy=request.strategy,
+            expires_at=request.expires_at,
         )
         if not decision.allowed or (book is None and self.needs_book):
             reason = decision.message if not decision.allowed else book_error or "no order book"
@@ -254,6 +261,16 @@ class Trader:
     async def _cancel_one(self, client_id: str, reason: str) -> Execution | None:
         return self.broker.cancel(client_id, self.now(), reason)
 
+    async def _expire_due(self) -> int:
+        now = self.now()
+        due = [o for o in self.working() if o.expires_at is not None and o.expires_at <= now]
+        executions = [e for o in due if (e := await self._expire_one(o)) is not None]
+        await self._record(executions)
+        return len(executions)
+
+    async def _expire_one(self, order: Order) -> Execution | None:
+        return self.broker.expire(order.client_id, self.now())
+
     async def _cancel_every(self, reason: str) -> list[Execution]:
         return self.broker.cancel_all(self.now(), reason)
 
@@ -292,9 +309,10 @@ class Trader:
             await self.cancel_all("cancelled by the kill switch")
 
     async def check_orders(self) -> int:
-        """Fill resting limit orders the market has crossed (the ``trading.orders`` job)."""
+        """Fill resting limit orders the market has crossed, expire those whose time ran out
+        (the ``trading.orders`` job)."""
         async with self._lock:
-            changed = 0
+            changed = await self._expire_due()
             for symbol in sorted({o.symbol for o in self.broker.working()}):
                 if not self._may_cross(symbol):
                     continue

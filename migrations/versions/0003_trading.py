@@ -86,6 +86,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("venue_order_id", sa.String(length=128), nullable=True),
         sa.Column("strategy", sa.String(length=128), nullable=True),
+        sa.Column("expires_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("client_id", name=op.f("pk_orders")),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,22 @@ def test_arming_live_from_the_command_line(
     assert code == 0 and json.loads(out)["armed"] is True
     code, out, _ = run(capsys, "--db", db_url, "live", "disarm", "--json")
     assert json.loads(out)["armed"] is False
+
+
+def test_a_limit_order_with_an_expiry(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
+    code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "0.002", "--json")
+    price = Decimal(json.loads(out)["fills"][0]["price"])
+    below = str((price * Decimal("0.95")).quantize(Decimal("1")))
+    args = ("order", "buy", "BTC", "0.002", "--limit", below, "--expires", "2h", "--json")
+    code, out, err = omc(capsys, db_url, *args)
+    assert code == 0, out + err
+    order = json.loads(out)["order"]
+    created = datetime.fromisoformat(order["created_at"])
+    lives = datetime.fromisoformat(order["expires_at"]) - created
+    assert abs(lives - timedelta(hours=2)) < timedelta(seconds=1)  # the engine's clock runs
+    code, _, err = omc(capsys, db_url, "order", "buy", "BTC", "0.002", "--expires", "2h")
+    assert code == 1 and "only a limit order can expire" in err
+    code, _, err = omc(
+        capsys, db_url, "order", "buy", "BTC", "1", "--limit", below, "--expires", "soon"
+    )
+    assert code == 2 and "--expires" in err

@@ -279,3 +279,29 @@ async def test_the_audit_is_a_table_to_browse_and_export(db: Database) -> None:
     assert await write_table(db, "fills", out, "jsonl") == 1
     fill = json.loads(out.getvalue())
     assert fill["quantity"] == "1.5" and fill["price"] == "101"
+
+
+async def test_a_resting_limit_expires_when_its_time_runs_out(db: Database) -> None:
+    from engine.trading.model import OrderInputError
+
+    market = Market()
+    trader = make_trader(db, market, [])
+    await trader.open()
+    expires = T0 + timedelta(minutes=5)
+    rested = await trader.place(OrderRequest.parse("BTC/AUD", "buy", "1", "95", expires_at=expires))
+    assert rested.order.state is OrderState.OPEN
+    assert trader.broker.reserved("AUD") > 0
+    restarted = make_trader(db, market, [])  # the expiry is stored with the order
+    await restarted.open()
+    market.now = T0 + timedelta(minutes=4)
+    assert await restarted.check_orders() == 0
+    market.now = T0 + timedelta(minutes=5)
+    assert await restarted.check_orders() == 1
+    expired = await restarted.store.order(rested.order.client_id)
+    assert expired is not None and expired.state is OrderState.EXPIRED
+    assert expired.expires_at == expires and "expired at" in (expired.reason or "")
+    assert restarted.broker.reserved("AUD") == 0
+    with pytest.raises(OrderInputError, match="already past"):
+        await restarted.place(OrderRequest.parse("BTC/AUD", "buy", "1", "95", expires_at=T0))
+    with pytest.raises(OrderInputError, match="only a limit order"):
+        OrderRequest.parse("BTC/AUD", "buy", "1", expires_at=expires)
