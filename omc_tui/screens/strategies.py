@@ -18,8 +18,10 @@ from textual.worker import Worker, WorkerState
 from engine.api import BacktestView, DeploymentView, EngineAPI, StrategyInfo
 from engine.config import TIMEFRAME_NAMES
 from omc_tui import format as fmt
+from omc_tui.screens._backtest_view import metrics_text, number, pct
 from omc_tui.screens.confirm import Choice, Confirm
 from omc_tui.widgets.equity import EquityCurve
+from omc_tui.widgets.strategy_params import StrategyParams, params_text
 
 
 class _Table(DataTable[Text]):
@@ -53,6 +55,7 @@ class StrategiesScreen(Screen[None]):
     """
     BINDINGS = [
         Binding("r", "run", "Backtest", id="strategies.run", tooltip="Backtest the strategy"),
+        Binding("e", "edit", "Params", id="strategies.params", tooltip="Edit its parameters"),
         Binding("t", "timeframe", "Timeframe", id="strategies.timeframe", tooltip="Next timeframe"),
         Binding("p", "promote", "Promote", id="strategies.promote", tooltip="Promote to paper"),
         Binding("d", "deploy", "Deploy", id="strategies.deploy", tooltip="Paper-trade it"),
@@ -72,6 +75,7 @@ class StrategiesScreen(Screen[None]):
         self.backtests: list[BacktestView] = []
         self.deployments: list[DeploymentView] = []
         self.running: str | None = None  # what is being backtested, while it runs
+        self._running_strategy: str | None = None
         self._started = 0.0
         self._ticker: Timer | None = None
 
@@ -79,6 +83,7 @@ class StrategiesScreen(Screen[None]):
         with Horizontal(id="research"):
             with Vertical(id="catalogue"):
                 yield _Table(id="strategies", cursor_type="row")
+                yield StrategyParams(id="params")
                 yield _Table(id="deployments", cursor_type="row")
             with Vertical(id="result"):
                 yield Static(id="run")
@@ -124,8 +129,9 @@ class StrategiesScreen(Screen[None]):
         if table.row_count:
             return  # the catalogue does not change while the engine runs
         for s in self.strategies:
-            params = " ".join(f"{k}={v}" for k, v in s.params.items())
+            params = params_text(s.params)
             table.add_row(Text(s.name, style="bold"), Text(params, style="cyan"), key=s.name)
+        self._show_params()
 
     def _fill_backtests(self, select: str | None) -> None:
         table = self.query_one("#backtests", DataTable)
@@ -137,8 +143,8 @@ class StrategiesScreen(Screen[None]):
                 Text(b.strategy),
                 Text(b.symbol),
                 Text(b.timeframe),
-                _pct(m.get("total_return_pct"), signed=True),
-                _number(m.get("sharpe")),
+                pct(m.get("total_return_pct"), signed=True),
+                number(m.get("sharpe")),
                 Text(str(m.get("trades", "—")), justify="right"),
                 Text("pass", style="green") if b.gate_passed else Text("fail", style="red"),
                 Text(f"{b.promoted_at:%m-%d %H:%M}" if b.promoted_at else "—"),
@@ -178,7 +184,7 @@ class StrategiesScreen(Screen[None]):
             metrics.update(Text("no backtests yet: r runs the highlighted strategy", style="dim"))
             curve.show([], "", empty="")
             return
-        metrics.update(_metrics_text(backtest))
+        metrics.update(metrics_text(backtest))
         if backtest.equity:
             points = [(t, Decimal(str(v))) for t, v in backtest.equity]
             curve.show(points, backtest.symbol.partition("/")[2], unit="points")
@@ -194,6 +200,21 @@ class StrategiesScreen(Screen[None]):
             return None
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
+    @on(DataTable.RowHighlighted, "#strategies")
+    def _show_params(self) -> None:
+        name = self._strategy()
+        strategy = next((s for s in self.strategies if s.name == name), None)
+        if strategy is not None:
+            self.query_one(StrategyParams).show(strategy)
+
+    def action_edit(self) -> None:
+        if self._strategy() is not None:
+            self.query_one(StrategyParams).edit()
+
+    @on(StrategyParams.Done)
+    def _params_done(self) -> None:
+        self.query_one("#strategies", DataTable).focus()
+
     @on(DataTable.RowSelected, "#strategies")
     def _strategy_entered(self) -> None:
         self.action_run()
@@ -206,15 +227,21 @@ class StrategiesScreen(Screen[None]):
         if self.running is not None:
             self.notify(f"{self.running} is still running (esc cancels it)", severity="warning")
             return
+        params = self.query_one(StrategyParams).params()
+        if params is None:
+            return  # malformed: the editor says why, and the engine is not asked
         self.running = f"{strategy} on {self.symbol} · {self.timeframe}"
+        self._running_strategy = strategy
         self._started = time.monotonic()
         self._ticker = self.set_interval(0.5, self._paint_run)
         self._paint_run()
-        self._backtest(strategy, self.symbol, self.timeframe)
+        self._backtest(strategy, self.symbol, self.timeframe, params)
 
     @work(exclusive=True, group="strategies.backtest", exit_on_error=False, name="backtest")
-    async def _backtest(self, strategy: str, symbol: str, timeframe: str) -> None:
-        view = await self.engine.backtest(strategy, symbol, timeframe=timeframe)
+    async def _backtest(
+        self, strategy: str, symbol: str, timeframe: str, params: dict[str, str]
+    ) -> None:
+        view = await self.engine.backtest(strategy, symbol, timeframe=timeframe, params=params)
         self.notify(
             f"backtest {view.id}: {strategy} on {symbol} {timeframe} — "
             + ("gate passed" if view.gate_passed else "gate failed")
@@ -224,13 +251,14 @@ class StrategiesScreen(Screen[None]):
     @on(Worker.StateChanged)
     def _on_worker_state(self, event: Worker.StateChanged) -> None:
         state = event.state
-        if event.worker.group == "strategies.backtest" and state not in (
-            WorkerState.PENDING,
-            WorkerState.RUNNING,
-        ):
-            self._finish_run("cancelled" if state is WorkerState.CANCELLED else None)
-        if state is WorkerState.ERROR:
+        backtest = event.worker.group == "strategies.backtest"
+        if backtest and state is WorkerState.ERROR and self._running_strategy is not None:
+            # A refusal (bad parameters, say) is shown under the parameters that caused it.
+            self.query_one(StrategyParams).refuse(self._running_strategy, str(event.worker.error))
+        elif state is WorkerState.ERROR:
             self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error")
+        if backtest and state not in (WorkerState.PENDING, WorkerState.RUNNING):
+            self._finish_run("cancelled" if state is WorkerState.CANCELLED else None)
 
     def _finish_run(self, outcome: str | None) -> None:
         if self._ticker is not None:
@@ -239,6 +267,7 @@ class StrategiesScreen(Screen[None]):
         if outcome is not None and self.running is not None:
             self.notify(f"backtest of {self.running} {outcome}", severity="warning")
         self.running = None
+        self._running_strategy = None
         self._paint_run()
 
     def _paint_run(self) -> None:
@@ -338,57 +367,3 @@ class StrategiesScreen(Screen[None]):
             self.workers.cancel_group(self, "strategies.backtest")
             return
         self.app.pop_screen()
-
-
-def _number(value: object, places: int = 2) -> Text:
-    if not isinstance(value, int | float):
-        return Text("—", style="dim", justify="right")
-    return Text(f"{value:.{places}f}", justify="right")
-
-
-def _pct(value: object, *, signed: bool = False) -> Text:
-    if not isinstance(value, int | float):
-        return Text("—", style="dim", justify="right")
-    style = ("green" if value >= 0 else "red") if signed else ""
-    return Text(f"{value:+.2f}%" if signed else f"{value:.1f}%", style=style, justify="right")
-
-
-def _metrics_text(b: BacktestView) -> Text:
-    m = b.metrics
-    text = Text.assemble((f"{b.strategy} ", "bold"), f"on {b.symbol} · {b.timeframe} · ")
-    text.append(f"{b.start:%Y-%m-%d} – {b.end:%Y-%m-%d} · {b.bars} bars\n", style="dim")
-    text.append("return ")
-    text.append_text(_pct(m.get("total_return_pct"), signed=True))
-    text.append(" (annual ")
-    text.append_text(_pct(m.get("annual_return_pct"), signed=True))
-    text.append(")  Sharpe ")
-    text.append_text(_number(m.get("sharpe")))
-    text.append("  Sortino ")
-    text.append_text(_number(m.get("sortino")))
-    text.append("\nmax drawdown ")
-    text.append_text(_pct(m.get("max_drawdown_pct")))
-    text.append(f" over {m.get('max_drawdown_bars', '—')} bars  win rate ")
-    text.append_text(_pct(m.get("win_rate_pct")))
-    text.append("  profit factor ")
-    text.append_text(_number(m.get("profit_factor")))
-    text.append("\nexposure ")
-    text.append_text(_pct(m.get("exposure_pct")))
-    text.append(f"  trades {m.get('trades', '—')}  fees ")
-    text.append(fmt.money(_decimal(m.get("fees_paid"))))
-    text.append("  final equity ")
-    text.append(fmt.money(_decimal(m.get("final_equity"))))
-    text.append("\ngate ")
-    if b.gate_passed:
-        text.append("passed", style="bold green")
-        text.append(
-            f" · promoted {b.promoted_at:%Y-%m-%d %H:%M}" if b.promoted_at else " · p promotes",
-            style="dim",
-        )
-    else:
-        text.append("failed: ", style="bold red")
-        text.append("; ".join(b.gate_reasons), style="red")
-    return text
-
-
-def _decimal(value: object) -> Decimal | None:
-    return Decimal(str(value)) if value is not None else None
