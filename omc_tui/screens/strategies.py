@@ -49,8 +49,13 @@ class StrategiesScreen(Screen[None]):
     StrategiesScreen #metrics { height: auto; min-height: 6; padding: 0 1; }
     StrategiesScreen #bt-equity { height: 1fr; min-height: 5; }
     StrategiesScreen #backtests { height: 1fr; }
-    StrategiesScreen.-narrow #research { layout: vertical; }
-    StrategiesScreen.-narrow #catalogue, StrategiesScreen.-narrow #result { width: 100%; }
+    StrategiesScreen.-narrow #research { layout: vertical; overflow-y: auto; }
+    StrategiesScreen.-narrow #catalogue, StrategiesScreen.-narrow #result {
+        width: 100%; height: auto;
+    }
+    StrategiesScreen.-narrow #strategies { height: 6; }
+    StrategiesScreen.-narrow #deployments { height: 6; }
+    StrategiesScreen.-narrow #backtests { height: 8; }
     StrategiesScreen.-narrow #bt-equity { display: none; }
     """
     BINDINGS = [
@@ -185,6 +190,8 @@ class StrategiesScreen(Screen[None]):
             curve.show([], "", empty="")
             return
         metrics.update(metrics_text(backtest))
+        if self.has_class("-narrow"):
+            metrics.scroll_visible()  # on a short screen the metrics sit below the catalogue
         if backtest.equity:
             points = [(t, Decimal(str(v))) for t, v in backtest.equity]
             curve.show(points, backtest.symbol.partition("/")[2], unit="points")
