@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine import views
@@ -25,6 +26,7 @@ from engine.config import Settings
 from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
+from engine.simtime import remember, resume_point
 from engine.trading.commands import TradingCommands
 from engine.writer import WriteBehind
 from ledgers.clock import Clock, SimClock, WallClock
@@ -40,6 +42,7 @@ if TYPE_CHECKING:  # the database layer loads after the first paint, off the sta
 log = logging.getLogger("omc.engine")
 
 STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
+SIM_TIME_SAVE_SECONDS = 5.0
 
 
 class LocalEngine(TradingCommands):
@@ -73,6 +76,7 @@ class LocalEngine(TradingCommands):
         self.quality: QualityEvent | None = None
         self.trading_host: TradingHost | None = None
         self.trading_error: str | None = None
+        self._sim_saved = 0.0  # monotonic time the simulated clock was last remembered
         self._trading_ready = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -85,7 +89,7 @@ class LocalEngine(TradingCommands):
         )
         self.jobs.add(
             "market.tickers",
-            lambda: self.feed.poll_tickers(),
+            self._poll_tickers,
             market_interval,
             "poll tickers for the watchlist",
         )
@@ -120,6 +124,15 @@ class LocalEngine(TradingCommands):
             await self.jobs.run("market.tickers")
         self._storage_task = asyncio.create_task(self._background_start(), name="omc-storage")
         self._started = True
+
+    async def _poll_tickers(self) -> int:
+        rows = await self.feed.poll_tickers()
+        if self.feed.source.simulated and self._clock_override is None:
+            mono = time.monotonic()
+            if mono - self._sim_saved >= SIM_TIME_SAVE_SECONDS:
+                self._sim_saved = mono
+                remember(self.settings.database_url(), self.clock.now())
+        return rows
 
     async def _background_start(self) -> None:
         # The scheduler, the collectors and the database layer cost ~0.7 s of imports. A desk
@@ -177,6 +190,8 @@ class LocalEngine(TradingCommands):
     async def stop(self) -> None:
         """Stop scheduling, then persist everything buffered (this is what SIGTERM runs)."""
         await self.jobs.shutdown()
+        if self._started and self.feed.source.simulated and self._clock_override is None:
+            remember(self.settings.database_url(), self.clock.now())
         if self._storage_task is not None and not self._storage_task.done():
             self._storage_task.cancel()
             await asyncio.gather(self._storage_task, return_exceptions=True)
@@ -471,7 +486,11 @@ class LocalEngine(TradingCommands):
             from ledgers.sources.sim import SimMarket
 
             if self._clock_override is None:
-                self.clock = SimClock(s.sim.speed)
+                # A sped-up market continues where it left off rather than back at wall time.
+                now = datetime.now(UTC)
+                reached = resume_point(s.database_url())
+                start = reached if reached is not None and reached > now else now
+                self.clock = SimClock(s.sim.speed, start=start)
             source = SimMarket(
                 s.sim.seed, s.sim.symbols, s.market.quote, self.clock, s.sim.tick_seconds
             )
