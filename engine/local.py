@@ -10,21 +10,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from engine import views
 from engine.api import (
-    CatalystView,
-    GlassView,
-    HumanView,
-    LedgerPage,
-    MoodView,
     Snapshot,
-    TableStats,
     WatchRow,
 )
 from engine.bus import EventBus
 from engine.config import Settings
 from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
+from engine.ledger_commands import LedgerCommands
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
 from engine.simtime import remember, resume_point
 from engine.trading.commands import TradingCommands
@@ -45,7 +39,7 @@ STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 SIM_TIME_SAVE_SECONDS = 5.0
 
 
-class LocalEngine(TradingCommands):
+class LocalEngine(LedgerCommands, TradingCommands):
     """Composition root of one engine: market feed, jobs, write-behind storage and the bus."""
 
     def __init__(
@@ -415,66 +409,6 @@ class LocalEngine(TradingCommands):
             assert self.db is not None
             await self._load_history()
             self.bus.publish(ReadyEvent(self.db.masked_url))
-
-    async def ledger_stats(self) -> list[TableStats]:
-        await self._ready.wait()
-        from ledgers import queries
-
-        assert self.db is not None
-        return [TableStats(*row) for row in await queries.table_stats(self.db)]
-
-    async def browse(
-        self,
-        table: str,
-        *,
-        search: str | None = None,
-        symbol: str | None = None,
-        since: datetime | None = None,
-        limit: int = 200,
-        offset: int = 0,
-    ) -> LedgerPage:
-        db = await self._db()
-        from ledgers import queries
-
-        columns, rows = await queries.browse(
-            db, table, search=search, symbol=symbol, since=since, limit=limit, offset=offset
-        )
-        return LedgerPage(table, tuple(columns), tuple(rows))
-
-    async def export(
-        self,
-        table: str,
-        path: str,
-        *,
-        fmt: str = "csv",
-        search: str | None = None,
-        symbol: str | None = None,
-        since: datetime | None = None,
-    ) -> int:
-        db = await self._db()
-        from engine.exports import write_table
-        from ledgers import queries
-
-        queries.table_columns(table)  # refuse an unknown table before creating the file
-        with open(path, "w", newline="") as out:  # noqa: ASYNC230 - a local file, flushed once
-            return await write_table(db, table, out, fmt, search=search, symbol=symbol, since=since)
-
-    async def catalysts(self, symbol: str | None = None, limit: int = 50) -> list[CatalystView]:
-        return views.catalysts(await self.browse("catalyst_events", symbol=symbol, limit=limit))
-
-    async def human_items(self, symbol: str | None = None, limit: int = 30) -> list[HumanView]:
-        return views.human_items(await self.browse("human_items", symbol=symbol, limit=limit))
-
-    async def mood(self) -> MoodView | None:
-        return await views.mood(await self._db())
-
-    async def glass(self, limit: int = 8) -> GlassView:
-        return await views.glass(await self._db(), self.clock.now(), limit)
-
-    async def _db(self) -> Database:
-        await self._ready.wait()
-        assert self.db is not None
-        return self.db
 
     # -- helpers ---------------------------------------------------------------------------
 
