@@ -293,19 +293,21 @@ def tax_report(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def _when(text_: str | None) -> datetime | timedelta | None:
-    """ "30m", "2h", "1d", "90s" → a duration from now; anything else an ISO time (UTC if bare)."""
+    """ "30m", "2h", "1d", "90s" → a duration from the engine's now; else an ISO time (UTC if bare)."""
     from engine.cli import UsageError, parse_when
+    from engine.durations import parse_duration
 
     if text_ is None:
         return None
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    raw = text_.strip().lower()
-    if raw[:-1].replace(".", "", 1).isdigit() and raw[-1:] in units:
-        seconds = float(raw[:-1]) * units[raw[-1]]
-        if seconds <= 0:
-            raise UsageError(f"--expires must be in the future, got {text_!r}")
-        return timedelta(seconds=seconds)
-    return parse_when(text_, "--expires")
+    try:
+        duration = parse_duration(text_)
+    except ValueError as exc:
+        raise UsageError(f"--expires: {exc}") from None
+    if duration is None:
+        return parse_when(text_, "--expires")
+    if duration <= timedelta(0):
+        raise UsageError(f"--expires must be in the future, got {text_!r}")
+    return duration
 
 
 def _marks_from_market(settings: config.Settings) -> bool:

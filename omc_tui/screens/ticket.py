@@ -1,9 +1,10 @@
-"""The order ticket: quantity, optional limit and side, with a live preview of the fill and risk."""
+"""The order ticket: quantity, optional limit and expiry, and side, with a live preview."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import datetime
 
 from rich.text import Text
 from textual import on, work
@@ -18,11 +19,13 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 from textual.worker import Worker, WorkerState
 
+from engine import durations
 from engine.api import EngineAPI, OrderPreview, OrderResult
 from omc_tui import format as fmt
 
 DEBOUNCE_SECONDS = 0.15  # typing faster than this asks the engine once, for the last keystroke
 Fields = tuple[str, str, str]  # side, quantity, limit price (empty: market)
+_EXPIRES_FORMS = "30m, 2h, 1d, 90s or an ISO time"
 
 
 class _SideToggle(Widget, can_focus=True):
@@ -79,6 +82,7 @@ class OrderTicket(ModalScreen[OrderResult | None]):
     OrderTicket .ticket-row > Label { width: 10; color: $text-muted; }
     OrderTicket .ticket-row > Input { width: 24; }
     OrderTicket .ticket-unit { width: auto; padding: 0 1; color: $text-muted; }
+    OrderTicket #ticket-expires-note.-error { color: $error; }
     OrderTicket #ticket-market { color: $text-muted; }
     OrderTicket #ticket-estimate { height: auto; min-height: 3; }
     OrderTicket #ticket-verdict { height: auto; min-height: 1; }
@@ -99,6 +103,7 @@ class OrderTicket(ModalScreen[OrderResult | None]):
         self._client_id = "omc-" + uuid.uuid4().hex[:20]  # one per ticket: a resend is a no-op
         self._timer: Timer | None = None
         self.preview: OrderPreview | None = None
+        self._estimated: OrderPreview | None = None  # the preview the summary shows
         self._previewed: Fields | None = None
         self._sending = False
 
@@ -118,6 +123,16 @@ class OrderTicket(ModalScreen[OrderResult | None]):
                 yield Label("Limit")
                 yield Input(placeholder="market", restrict=r"[0-9.]*", compact=True, id="limit")
                 yield Static(f"{self.quote} · empty sends a market order", classes="ticket-unit")
+            with Horizontal(classes="ticket-row"):
+                yield Label("Expires")
+                yield Input(
+                    placeholder="good till cancelled",
+                    max_length=32,
+                    compact=True,
+                    disabled=True,  # until there is a limit: a market order fills now
+                    id="expires",
+                )
+                yield Static(_EXPIRES_FORMS, classes="ticket-unit", id="ticket-expires-note")
             yield Static(id="ticket-market")
             yield Static(id="ticket-estimate")
             yield Static(id="ticket-verdict")
@@ -128,6 +143,7 @@ class OrderTicket(ModalScreen[OrderResult | None]):
 
     def on_mount(self) -> None:
         self._paint_title()
+        self._paint_expiry()
         self._paint_market()
         self._paint_estimate(None, "type a quantity to see the estimated fill")
 
@@ -140,10 +156,23 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             self.query_one("#limit", Input).value.strip(),
         )
 
-    @on(Input.Changed)
+    def expiry(self) -> datetime | str | None:
+        """When the order would expire if sent now, why the typed expiry is unusable, or None.
+
+        None is good till cancelled, and also any market order: the expiry is then ignored.
+        """
+        if not self.fields()[2]:
+            return None
+        try:
+            return durations.expiry_at(self.query_one("#expires", Input).value, self.engine.now())
+        except ValueError as exc:
+            return str(exc)
+
+    @on(Input.Changed, "#quantity, #limit")
     @on(_SideToggle.Changed)
     def _changed(self) -> None:
         self._paint_title()
+        self._paint_expiry()
         if self._timer is not None:
             self._timer.stop()
         if not self.fields()[1]:
@@ -152,6 +181,10 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             return
         self.query_one("#ticket-verdict", Static).update(Text("checking…", style="dim"))
         self._timer = self.set_timer(DEBOUNCE_SECONDS, self.refresh_preview)
+
+    @on(Input.Changed, "#expires")
+    def _expires_changed(self) -> None:
+        self._paint_expiry()  # the engine's preview does not depend on it: nothing to ask
 
     @work(exclusive=True, group="ticket.preview", exit_on_error=False, name="preview")
     async def refresh_preview(self) -> None:
@@ -192,6 +225,12 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             if not quantity:
                 self._paint_estimate(None, "enter a quantity first", error=True)
                 return
+            # Counted from the engine's clock when enter is pressed, and checked before anything
+            # is asked of the engine.
+            expires_at = self.expiry()
+            if isinstance(expires_at, str):
+                self.notify(expires_at, title="not sent: expiry", severity="error")
+                return
             preview: OrderPreview | str | None = self.preview
             if preview is None or self._previewed != fields:
                 preview = await self._ask(fields)
@@ -204,7 +243,12 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             # Shielded: closing the ticket must not cut an order off between the engine's steps.
             result = await asyncio.shield(
                 self.engine.place_order(
-                    self.symbol, side, quantity, limit or None, client_id=self._client_id
+                    self.symbol,
+                    side,
+                    quantity,
+                    limit or None,
+                    client_id=self._client_id,
+                    expires_at=expires_at,
                 )
             )
         finally:
@@ -230,6 +274,19 @@ class OrderTicket(ModalScreen[OrderResult | None]):
         title.append(" · limit" if limit else " · market", style="dim")
         self.query_one("#ticket-title", Static).update(title)
 
+    def _paint_expiry(self) -> None:
+        box = self.query_one("#expires", Input)
+        box.disabled = not self.fields()[2]
+        note = self.query_one("#ticket-expires-note", Static)
+        note.set_class(isinstance(self.expiry(), str), "-error")
+        if not box.disabled:
+            note.update(_EXPIRES_FORMS)
+        elif box.value.strip():
+            note.update("ignored without a limit price")
+        else:
+            note.update("only with a limit price")
+        self._paint_summary()
+
     def _paint_market(self) -> None:
         row = next((r for r in self.engine.snapshot().watchlist if r.symbol == self.symbol), None)
         quote = row.quote if row is not None else None
@@ -250,13 +307,12 @@ class OrderTicket(ModalScreen[OrderResult | None]):
     def _paint_estimate(
         self, preview: OrderPreview | None, note: str = "", *, error: bool = False
     ) -> None:
-        estimate = self.query_one("#ticket-estimate", Static)
+        self._estimated = preview
+        self._paint_summary()
         verdict = self.query_one("#ticket-verdict", Static)
         if preview is None:
-            estimate.update(Text(""))
             verdict.update(Text(note, style="red" if error else "dim"))
             return
-        estimate.update(_estimate_text(preview, self.base, self.quote))
         if preview.allowed:
             verdict.update(Text.assemble(("risk      ", ""), ("ok", "bold green")))
         else:
@@ -268,8 +324,24 @@ class OrderTicket(ModalScreen[OrderResult | None]):
                 )
             )
 
+    def _paint_summary(self) -> None:
+        """The estimated fill with the expiry, which the ticket works out without the engine."""
+        expiry = self.expiry()
+        line: Text | None = None
+        if isinstance(expiry, str):
+            line = Text.assemble(("expires   ", ""), (f"✗ {expiry}", "red"))
+        elif expiry is not None:
+            line = Text(f"expires   {durations.stamp(expiry)}")
+        elif self.fields()[2]:
+            line = Text.assemble(("expires   ", ""), ("good till cancelled", "dim"))
+        if self._estimated is None:
+            summary = line or Text("")
+        else:
+            summary = _estimate_text(self._estimated, self.base, self.quote, line)
+        self.query_one("#ticket-estimate", Static).update(summary)
 
-def _estimate_text(p: OrderPreview, base: str, quote: str) -> Text:
+
+def _estimate_text(p: OrderPreview, base: str, quote: str, expires: Text | None) -> Text:
     text = Text()
     filled = p.est_quantity
     if filled:
@@ -284,6 +356,9 @@ def _estimate_text(p: OrderPreview, base: str, quote: str) -> Text:
     if p.rests:
         rest = p.quantity - (filled or 0)
         text.append(f"\nrests     {fmt.qty(rest)} {base} at {fmt.exact_price(p.limit_price)}")
+    if expires is not None:
+        text.append("\n")
+        text.append_text(expires)
     text.append(f"\nnotional  {fmt.money(p.notional)} {quote}")
     text.append(f"\nfee       {fmt.money(p.fee)} {quote} · slippage {fmt.bps(p.slippage_bps)}")
     return text

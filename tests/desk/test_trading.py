@@ -5,6 +5,7 @@ Every test drives the real app through Pilot on the seeded simulated market with
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -164,6 +165,69 @@ async def test_limit_orders_far_refused_near_rests_and_x_cancels(tmp_path: Path)
         assert app.blotter.border_subtitle == "none working"
         await pilot.press("x")  # a finished order cannot be cancelled again
         await until(pilot, lambda: notices.said("highlight a working order", "warning"))
+
+
+async def test_a_resting_limit_with_an_expiry_is_sent_with_it(tmp_path: Path) -> None:
+    app = make_desk(tmp_path)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        await ready(pilot)
+        await pilot.press("b")
+        await pilot.pause()
+        expires = app.screen.query_one("#expires", Input)
+        assert expires.disabled  # a market order fills now: nothing to expire
+        assert "only with a limit price" in ticket_text(app, "expires-note")
+        await pilot.press(*"0.01", "tab", *"200000", "tab")
+        assert expires.has_focus  # quantity, limit, expires
+        assert "expires   good till cancelled" in ticket_text(app, "estimate")
+        await pilot.press(*"2h")
+        await until(pilot, lambda: "risk      ok" in ticket_text(app, "verdict"))
+        summary = ticket_text(app, "estimate").splitlines()
+        rests = next(i for i, line in enumerate(summary) if line.startswith("rests"))
+        assert summary[rests + 1] == "expires   2026-11-20 11:30:00 UTC"  # the engine's clock
+
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, OrderTicket))
+        assert notices.said("buy 0.01 BTC/AUD resting at 200000")
+        (order,) = (await app.engine.trading()).orders
+        assert order.state == "open"
+        assert order.expires_at is not None
+        wanted = app.engine.now() + timedelta(hours=2)
+        assert abs(order.expires_at - wanted) < timedelta(seconds=1)
+
+
+async def test_a_malformed_expiry_shows_why_and_sends_nothing(tmp_path: Path) -> None:
+    app = make_desk(tmp_path)
+    notices = Notices()
+    async with app.run_test(size=(80, 24), message_hook=notices) as pilot:
+        seen = await ready(pilot)
+        placed: list[tuple] = []
+
+        async def place_order(*args, **kwargs):
+            placed.append(args)
+            raise AssertionError("a malformed expiry reached the engine")
+
+        app.engine.place_order = place_order
+        await pilot.press("b", *"0.01", "tab", *"200000", "tab", *"3x")
+        await until(pilot, lambda: "risk      ok" in ticket_text(app, "verdict"))
+        assert "expires   ✗ '3x' is neither a duration such as 2h nor an ISO time" in (
+            ticket_text(app, "estimate")
+        )
+        assert app.screen.query_one("#ticket-expires-note").has_class("-error")
+        await pilot.press("enter")
+        await until(pilot, lambda: notices.said("'3x' is neither a duration", "error"))
+        assert isinstance(app.screen, OrderTicket)  # still open, to correct the expiry
+
+        await type_into(pilot, "limit", "")  # a market order: the expiry is only ignored
+        await pilot.pause()
+        assert app.screen.query_one("#expires", Input).disabled
+        assert "ignored without a limit price" in ticket_text(app, "expires-note")
+        assert "expires" not in ticket_text(app, "estimate")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert placed == []
+        assert not any(isinstance(e, OrderEvent | FillEvent) for e in seen)
+        assert (await app.engine.trading()).orders == ()
 
 
 async def test_kill_switch_confirms_halts_orders_and_releases(tmp_path: Path) -> None:
