@@ -63,7 +63,7 @@ class TradingCommands:
         return await host.place(request)
 
     async def cancel_order(self, client_id: str) -> OrderEvent:
-        from engine.trading.trader import order_event
+        from engine.trading.messages import order_event
 
         host = await self._host()
         return order_event(await host.trader.cancel(client_id))

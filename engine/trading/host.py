@@ -11,11 +11,12 @@ from engine.api import LotView, OrderPreview, OrderResult, PositionView, Trading
 from engine.config import Settings, normalize_symbol
 from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
+from engine.trading.messages import fill_event, order_event
 from engine.trading.model import ZERO, OrderRequest, OrderState, Position
 from engine.trading.portfolio import CostMethod
 from engine.trading.research import Research
 from engine.trading.store import TradingStore
-from engine.trading.trader import Trader, fill_event, order_event
+from engine.trading.trader import Trader
 from engine.trading.venue import FeedMarket
 from ledgers.database import Database
 

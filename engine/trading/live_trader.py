@@ -120,7 +120,7 @@ class LiveTrader(Trader):
         for fill in new:
             _apply(self.portfolio, fill)
         self._track(e.order for e in executions)
-        from engine.trading.trader import fill_event, order_event
+        from engine.trading.messages import fill_event, order_event
 
         for execution in executions:
             self.publish(order_event(execution.order))

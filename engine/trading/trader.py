@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from engine.events import Event, FillEvent, OrderEvent, PortfolioEvent, RiskEvent, TradingEvent
+from engine.events import Event, PortfolioEvent, TradingEvent
+from engine.trading.messages import fill_event, order_event, risk_event
 from engine.trading.model import (
     ZERO,
     Book,
@@ -56,44 +57,6 @@ class PlaceResult:
     @property
     def accepted(self) -> bool:
         return self.order.state not in (OrderState.REJECTED,)
-
-
-def order_event(order: Order) -> OrderEvent:
-    return OrderEvent(
-        client_id=order.client_id,
-        mode=order.mode,
-        symbol=order.symbol,
-        side=order.side.value,
-        type=order.type.value,
-        quantity=order.quantity,
-        limit_price=order.limit_price,
-        state=order.state.value,
-        filled=order.filled,
-        average_price=order.average_price,
-        fees=order.fees,
-        origin=order.origin.value,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        reason=order.reason,
-        strategy=order.strategy,
-        expires_at=order.expires_at,
-    )
-
-
-def fill_event(fill: Fill, mode: str) -> FillEvent:
-    return FillEvent(
-        fill.fill_id,
-        fill.client_id,
-        mode,
-        fill.symbol,
-        fill.side.value,
-        fill.quantity,
-        fill.price,
-        fill.fee,
-        fill.liquidity,
-        fill.ts,
-        fill.slippage_bps,
-    )
 
 
 class Trader:
@@ -215,7 +178,7 @@ class Trader:
             reason = decision.message if not decision.allowed else book_error or "no order book"
             rejected = order.transition(OrderState.REJECTED, now, reason=reason)
             await self.store.save_order(rejected)
-            self.publish(_risk_event(decision, reason))
+            self.publish(risk_event(decision, reason))
             self.publish(order_event(rejected))
             return PlaceResult(rejected, decision)
         await self.store.save_order(order)
@@ -474,16 +437,3 @@ def new_client_id() -> str:
 
 def _with_client_id(decision: RiskDecision, client_id: str) -> RiskDecision:
     return replace(decision, client_id=client_id)
-
-
-def _risk_event(decision: RiskDecision, message: str) -> RiskEvent:
-    return RiskEvent(
-        decision.at,
-        decision.allowed,
-        decision.rule if not decision.allowed else "no_book",
-        message,
-        decision.symbol,
-        decision.side,
-        decision.origin,
-        decision.client_id,
-    )
