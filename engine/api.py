@@ -28,6 +28,26 @@ from engine.events import (
 from engine.jobs import JobStatus
 
 
+class OHLCV(Protocol):
+    """Anything shaped like a bar (a CandleEvent, a stored candle); ``ts`` is the aware open time.
+
+    Read-only properties, so frozen dataclasses satisfy it under mypy.
+    """
+
+    @property
+    def ts(self) -> datetime: ...
+    @property
+    def open(self) -> float: ...
+    @property
+    def high(self) -> float: ...
+    @property
+    def low(self) -> float: ...
+    @property
+    def close(self) -> float: ...
+    @property
+    def volume(self) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class WatchRow:
     symbol: str

@@ -5,28 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 import numpy as np
 
+from engine.api import OHLCV
 from ledgers.timeframes import seconds
-
-
-class CandleLike(Protocol):
-    """Anything shaped like a candle: ``ts`` is the bar's open time, aware."""
-
-    @property
-    def ts(self) -> datetime: ...
-    @property
-    def open(self) -> float: ...
-    @property
-    def high(self) -> float: ...
-    @property
-    def low(self) -> float: ...
-    @property
-    def close(self) -> float: ...
-    @property
-    def volume(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -68,7 +51,7 @@ class Bars:
     @classmethod
     def from_candles(
         cls,
-        candles: Sequence[CandleLike],
+        candles: Sequence[OHLCV],
         symbol: str,
         timeframe: str,
         bar_seconds: int | None = None,

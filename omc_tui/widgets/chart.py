@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import groupby
 from operator import itemgetter
-from typing import ClassVar, Literal, Protocol
+from typing import ClassVar, Literal
 
 from rich.segment import Segment
 from rich.style import Style
@@ -18,25 +18,12 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from engine.api import OHLCV
+
 ChartStyle = Literal["candles", "line"]
 
 
-class Bar(Protocol):
-    """An OHLCV bar as the chart reads it; ``ts`` is the aware UTC open time."""
-
-    # Read-only properties, so frozen dataclasses satisfy the protocol under mypy.
-    @property
-    def ts(self) -> datetime: ...
-    @property
-    def open(self) -> float: ...
-    @property
-    def high(self) -> float: ...
-    @property
-    def low(self) -> float: ...
-    @property
-    def close(self) -> float: ...
-    @property
-    def volume(self) -> float: ...
+Bar = OHLCV  # what the chart reads of a bar
 
 
 _Cell = tuple[str, str]  # (character, role); a role names a component class, "" is the base style
