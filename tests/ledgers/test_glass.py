@@ -498,3 +498,156 @@ async def test_evm_ignores_replies_it_did_not_ask_for() -> None:
 
     rows = await collect_evm(EvmGasCollector(endpoints=(A,)), handler)
     assert [r.value for r in rows] == [GAS_GWEI, float(HEIGHT)]
+
+
+# --- EVM endpoints that refuse batches ------------------------------------------------------
+
+SINGLE_REPLIES = {
+    "eth_gasPrice": "evm/single_gas_price.json",
+    "eth_blockNumber": "evm/single_block_number.json",
+}
+
+
+def no_batches(refusal: Handler, single: Handler | None = None) -> Handler:
+    """An endpoint that answers a batch with ``refusal`` and single calls with ``single``
+    (by default the fixture for the method asked)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        call = json.loads(request.content)
+        if isinstance(call, list):
+            return refusal(request)
+        if single is not None:
+            return single(request)
+        return reply(request, load(SINGLE_REPLIES[call["method"]]))
+
+    return handler
+
+
+def sent(requests: list[httpx.Request]) -> list[str]:
+    """What each request asked: ``batch`` or the method of a single call."""
+    calls = [json.loads(r.content) for r in requests]
+    return ["batch" if isinstance(c, list) else c["method"] for c in calls]
+
+
+BATCH_REFUSALS = {
+    "error object": fixed("evm/batch_not_supported.json"),
+    "invalid request": fixed("evm/batch_refused.json"),
+    "http 405": lambda request: httpx.Response(405, text="Method Not Allowed", request=request),
+    "http 400": lambda request: httpx.Response(
+        400, json=load("evm/batch_not_supported.json"), request=request
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", BATCH_REFUSALS)
+async def test_evm_falls_back_to_single_calls_where_batches_are_refused(refusal: str) -> None:
+    collector = EvmGasCollector(endpoints=(A, B))
+    requests: list[httpx.Request] = []
+    endpoint = no_batches(BATCH_REFUSALS[refusal])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return endpoint(request)
+
+    http = policy(handler)
+    try:
+        first = await collector.collect(http, NOW)
+        assert sent(requests) == ["batch", "eth_gasPrice", "eth_blockNumber"]
+        requests.clear()
+        second = await collector.collect(http, NOW + timedelta(minutes=1))
+    finally:
+        await http.aclose()
+
+    for rows in (first.glass, second.glass):
+        assert by_key(rows) == {
+            ("ethereum", "gas_price_gwei"): GAS_GWEI,
+            ("ethereum", "block_height"): HEIGHT,
+        }
+    # Remembered: the next cycle goes straight to single calls, and stays on the endpoint.
+    assert sent(requests) == ["eth_gasPrice", "eth_blockNumber"]
+    assert {r.url.host for r in requests} == {"rpc-a.example"} and collector.preferred == A
+    assert json.loads(requests[0].content) == {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "eth_gasPrice",
+        "params": [],
+    }
+
+
+async def test_evm_single_calls_are_remembered_per_endpoint() -> None:
+    collector = EvmGasCollector(endpoints=(A, B))
+    requests: list[httpx.Request] = []
+    handlers = {
+        "rpc-a.example": no_batches(fixed("evm/batch_not_supported.json")),
+        "rpc-b.example": batch,
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return handlers[request.url.host](request)
+
+    http = policy(handler, retries=0)
+    try:
+        await collector.collect(http, NOW)
+        handlers["rpc-a.example"] = timeout  # A, now on single calls, goes down
+        requests.clear()
+        rows = (await collector.collect(http, NOW)).glass
+    finally:
+        await http.aclose()
+    assert [(r.url.host, call) for r, call in zip(requests, sent(requests), strict=True)] == [
+        ("rpc-a.example", "eth_gasPrice"),
+        ("rpc-b.example", "batch"),  # B never refused one
+    ]
+    assert by_key(rows)[("ethereum", "block_height")] == HEIGHT and collector.preferred == B
+
+
+@pytest.mark.parametrize(
+    "single",
+    {
+        "refused as well": fixed("evm/batch_refused.json"),
+        "unauthorised": lambda request: httpx.Response(401, request=request),
+        "a list": fixed("evm/batch.json"),  # where one object was expected
+    }.items(),
+    ids=lambda item: item[0],
+)
+async def test_evm_endpoint_failing_single_calls_too_fails_over(
+    single: tuple[str, Handler],
+) -> None:
+    collector = EvmGasCollector(endpoints=(A, B))
+    seen: list[str] = []
+    handlers = {
+        "rpc-a.example": no_batches(fixed("evm/batch_not_supported.json"), single[1]),
+        "rpc-b.example": batch,
+    }
+    rows = await collect_evm(collector, per_host(handlers, seen))
+    assert by_key(rows)[("ethereum", "gas_price_gwei")] == GAS_GWEI
+    assert seen == ["rpc-a.example", "rpc-a.example", "rpc-b.example"]
+    assert collector.preferred == B
+
+    # A's single calls never worked, so it is not marked: after B fails, A gets a batch again.
+    requests: list[httpx.Request] = []
+    handlers["rpc-b.example"] = fixed("evm/batch_errors.json")
+
+    def record(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "rpc-a.example":
+            requests.append(request)
+        return handlers[request.url.host](request)
+
+    with pytest.raises(SourceError):
+        await collect_evm(collector, record)
+    assert sent(requests)[0] == "batch"
+
+
+async def test_evm_endpoints_refusing_every_call_fail_for_good_and_say_why() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(405, text="Method Not Allowed", request=request)
+
+    with pytest.raises(SourceError) as caught:
+        await collect_evm(EvmGasCollector(endpoints=(A, B)), refuse)
+    message = str(caught.value)
+    assert not caught.value.transient
+    assert (
+        "rpc-b.example: HTTP 405 from rpc-b.example "
+        "(after the batch was refused: HTTP 405 from rpc-b.example)"
+    ) in message
+    assert "SECRETKEY" not in message

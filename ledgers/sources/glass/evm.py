@@ -2,6 +2,9 @@
 
 One JSON-RPC 2.0 batch per endpoint (https://www.jsonrpc.org/specification#batch) asks for
 ``eth_gasPrice`` and ``eth_blockNumber`` (Ethereum execution API: both answer a hex quantity).
+Some public endpoints do not take batches: they answer one error object (``id`` null) or an
+HTTP 4xx. Those get the two calls one at a time, and once that works the collector remembers
+the endpoint and sends it single calls from then on.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class EvmGasCollector:
         self.name = f"evm:{chain}"
         self.interval = interval
         self._sticky = 0
+        self._unbatched: set[str] = set()  # endpoints that refused a batch but answer singly
 
     @property
     def preferred(self) -> str:
@@ -82,9 +86,32 @@ class EvmGasCollector:
         )
 
     async def _read(self, http: HttpPolicy, url: str) -> tuple[int, int]:
-        body = await http.post_json(self.name, url, BATCH)
+        if url in self._unbatched:
+            return await self._singles(http, url)
+        try:
+            return await self._batch(http, url)
+        except _BatchRefused as refusal:
+            try:
+                readings = await self._singles(http, url)
+            except SourceError as exc:
+                raise SourceError(
+                    f"{exc} (after the batch was refused: {refusal})", transient=exc.transient
+                ) from None
+        self._unbatched.add(url)
+        return readings
+
+    async def _batch(self, http: HttpPolicy, url: str) -> tuple[int, int]:
+        try:
+            body = await http.post_json(self.name, url, BATCH)
+        except SourceError as exc:
+            # Of the policy's errors only a 4xx (other than 429) is not transient: the batch or
+            # the endpoint refused. Single calls tell which; a 401 or a 404 fails them too.
+            if exc.transient:
+                raise
+            raise _BatchRefused(self._reason(url, exc)) from None
         if isinstance(body, dict) and body.get("error") is not None:
-            raise SourceError(_rpc_error(body["error"]))  # the whole batch refused
+            # A single error object for a valid batch: the endpoint does not take batches.
+            raise _BatchRefused(_rpc_error(body["error"]))
         if not isinstance(body, list):
             raise SourceError(f"malformed reply: {_kind(body)}, expected a batch (a list)")
         # A batch reply may come in any order; replies are matched to calls by id (we send ints).
@@ -93,16 +120,36 @@ class EvmGasCollector:
             for item in body
             if isinstance(item, dict) and type(item.get("id")) is int
         }
-        gas = _quantity(replies.get(1), CALLS[1])
-        height = _quantity(replies.get(2), CALLS[2])
-        if gas > MAX_GAS_PRICE_WEI:
-            raise SourceError(f"malformed reply: eth_gasPrice {gas / GWEI:g} gwei is absurd")
-        return gas, height
+        return _readings(replies.get(1), replies.get(2))
+
+    async def _singles(self, http: HttpPolicy, url: str) -> tuple[int, int]:
+        replies = []
+        for call in BATCH:
+            reply = await http.post_json(self.name, url, call)
+            if not isinstance(reply, dict):
+                raise SourceError(f"malformed reply: {_kind(reply)}, expected an object")
+            if reply.get("error") is None and reply.get("id") != call["id"]:
+                raise SourceError(f"malformed reply: {call['method']} answered another id")
+            _quantity(reply, call["method"])  # stop at the first call that fails
+            replies.append(reply)
+        return _readings(*replies)
 
     def _reason(self, url: str, exc: SourceError) -> str:
         # Keep messages short and free of the endpoint's path, which may hold an API key.
         text = str(exc).removeprefix(f"{self.name}: ").replace(url.split("?", 1)[0], _host(url))
         return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+
+
+class _BatchRefused(SourceError):
+    """The endpoint would not take a batch; the calls may still work one at a time."""
+
+
+def _readings(gas_reply: Any, height_reply: Any) -> tuple[int, int]:
+    gas = _quantity(gas_reply, CALLS[1])
+    height = _quantity(height_reply, CALLS[2])
+    if gas > MAX_GAS_PRICE_WEI:
+        raise SourceError(f"malformed reply: eth_gasPrice {gas / GWEI:g} gwei is absurd")
+    return gas, height
 
 
 def _quantity(reply: Any, method: str) -> int:
