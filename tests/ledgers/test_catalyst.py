@@ -20,7 +20,7 @@ from ledgers.sources.catalyst import (
     listing_changes,
 )
 from ledgers.sources.catalyst.coinspot import classify, plain_text
-from ledgers.sources.catalyst.sec import classify_form, filing_url
+from ledgers.sources.catalyst.sec import acceptance_time, classify_form, filing_url
 from tests.ledgers.collector_faults import (
     FAULTS,
     NOW,
@@ -87,8 +87,10 @@ async def test_sec_turns_recent_filings_into_dated_catalysts() -> None:
         # Riot: an amended Form 4 and an acquisition completed (2.01); Form 144 skipped.
         "0001127602-26-030112": ("insider_trade", 2),
         "0001104659-26-118877": ("filing_8k", 8),
-        # Block: the 10-Q; its 8-K was accepted 30 minutes before the 30-day window opened.
+        # Block: the 10-Q, and an 8-K accepted at 06:10 New York time (10:10 UTC) on the day
+        # the 30-day window opened at 09:30 UTC: inside only when read as New York time.
         "0001628280-26-071234": ("filing_periodic", 4),
+        "0001628280-26-069999": ("filing_8k", 6),
     }
     coin = events["0001679788-26-000142"]
     assert coin == CatalystEvent(
@@ -96,8 +98,9 @@ async def test_sec_turns_recent_filings_into_dated_catalysts() -> None:
         external_id="0001679788-26-000142",
         type="filing_8k",
         title="COIN 8-K: current report (items 5.02, 9.01)",
-        url=f"{SEC}/1679788/000167978826000142/coin-20261114.htm",
-        occurred=datetime(2026, 11, 14, 21, 5, 12, tzinfo=UTC),
+        url=f"{SEC}/1679788/000167978826000142/coin-20261113.htm",
+        # accepted Friday 17:45:12 EST, filed as of Monday: the acceptance time is the event
+        occurred=datetime(2026, 11, 13, 22, 45, 12, tzinfo=UTC),
         impact=7,
         currencies=("BTC", "ETH"),
     )
@@ -111,6 +114,11 @@ async def test_sec_turns_recent_filings_into_dated_catalysts() -> None:
     )
     assert mstr.url == f"{SEC}/1050446/000010290926004321/xslSCHEDULE_13G_X01/primary_doc.xml"
     assert all(e.occurred.tzinfo is UTC and e.source == "sec" for e in events.values())
+    # Either side of the end of daylight saving (Sunday 1 November 2026): EDT, then EST.
+    assert events["0001679788-26-000129"].occurred == at("2026-10-30T20:05:47")  # 16:05:47 EDT
+    assert events["0001193125-26-398765"].occurred == at("2026-11-03T21:16:33")  # 16:16:33 EST
+    # A Form 4 accepted at 17:31 is still filed that day (until 22:00 for Section 16 forms).
+    assert events["0001209191-26-061234"].occurred == at("2026-11-12T22:31:40")
     # one request per CIK, on the 10-digit path, naming us as the SEC asks
     assert [r.url.path for r in seen] == [
         f"/submissions/CIK{cik}.json"
@@ -148,6 +156,45 @@ async def test_sec_uses_the_filing_date_when_acceptance_time_is_missing() -> Non
     collected = await SecEdgarCollector({"0001507605": "MARA"}).collect(http, NOW)
     await http.aclose()
     assert {e.occurred for e in collected.catalysts} == {datetime(2026, 11, 4, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize(
+    ("acceptance", "utc"),
+    [
+        # Daylight saving starts Sunday 8 March 2026: EST (UTC−5) on Friday, EDT (UTC−4) Monday.
+        ("2026-03-06T09:30:00.000Z", "2026-03-06T14:30:00"),
+        ("2026-03-06T21:59:59.000Z", "2026-03-07T02:59:59"),  # the last minute EDGAR is open
+        ("2026-03-09T06:00:00.000Z", "2026-03-09T10:00:00"),  # the first minute on Monday
+        ("2026-03-09T17:45:00.000Z", "2026-03-09T21:45:00"),
+        # Daylight saving ends Sunday 1 November 2026: EDT on Friday, EST again on Monday.
+        ("2026-10-30T17:45:00.000Z", "2026-10-30T21:45:00"),
+        ("2026-11-02T06:00:00.000Z", "2026-11-02T11:00:00"),
+        ("2026-11-02T17:45:00.000Z", "2026-11-02T22:45:00"),
+        # An explicit offset other than UTC is taken at its word.
+        ("2026-11-20T17:45:12-05:00", "2026-11-20T22:45:12"),
+    ],
+)
+def test_sec_acceptance_time_is_new_york_wall_clock(acceptance: str, utc: str) -> None:
+    assert acceptance_time(acceptance) == at(utc)
+
+
+async def test_sec_filing_accepted_after_1730_is_dated_by_its_acceptance() -> None:
+    # Accepted at 17:45 New York time on Thursday 19 November, so filed as of the next day.
+    body = json.loads(fixture("sec", "CIK0001679788.json"))
+    recent = body["filings"]["recent"]
+    for column in recent.values():
+        del column[1:]
+    recent["acceptanceDateTime"][0] = "2026-11-19T17:45:12.000Z"
+    recent["filingDate"][0] = "2026-11-20"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body, request=request)
+
+    http = policy(handler)
+    collected = await SecEdgarCollector({"0001679788": "COIN"}).collect(http, NOW)
+    await http.aclose()
+    (event,) = collected.catalysts
+    assert event.occurred == datetime(2026, 11, 19, 22, 45, 12, tzinfo=UTC)
 
 
 def test_sec_form_table() -> None:

@@ -2,6 +2,9 @@
 
 The SEC asks every automated client to name itself in the User-Agent ("Company admin@company.com")
 and to stay under 10 requests a second; both are honoured here.
+
+``acceptanceDateTime`` ends in ``Z`` but holds New York wall-clock time (EDGAR accepts filings
+06:00–22:00 Eastern); it is read as America/New_York and stored as the UTC instant it names.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ledgers.intel import CatalystEvent, Collected
 from ledgers.sources.base import SourceError
@@ -168,14 +172,31 @@ def filing_url(cik: str, accession: str, primary_document: str) -> str:
     return f"{folder}/{primary_document or f'{accession}-index.htm'}"
 
 
+def acceptance_time(acceptance: str) -> datetime:
+    """The UTC instant of an ``acceptanceDateTime``: its ``Z`` is wrong, its clock New York's."""
+    stamp = datetime.fromisoformat(acceptance)
+    if stamp.utcoffset() not in (None, timedelta(0)):
+        return stamp.astimezone(UTC)  # a real offset, should EDGAR ever write one
+    # EDGAR is closed at night and at weekends, so the hours a DST change skips or repeats
+    # never occur here.
+    return stamp.replace(tzinfo=_eastern()).astimezone(UTC)
+
+
 def _accepted(acceptance: Any, filing_date: Any) -> datetime:
-    # EDGAR writes acceptanceDateTime as ISO 8601 with a Z; the filing date is the fallback.
+    # The filing date is the fallback for documents without an acceptance time.
     if acceptance:
-        accepted = datetime.fromisoformat(str(acceptance))
-        if accepted.tzinfo is None:
-            raise ValueError(f"acceptanceDateTime {acceptance!r} has no zone")
-        return accepted.astimezone(UTC)
+        return acceptance_time(str(acceptance))
     return datetime.fromisoformat(str(filing_date)).replace(tzinfo=UTC)
+
+
+def _eastern() -> ZoneInfo:
+    try:
+        return ZoneInfo("America/New_York")
+    except ZoneInfoNotFoundError:
+        raise SourceError(
+            "sec: no time zone data for America/New_York; install the tzdata package",
+            transient=False,
+        ) from None
 
 
 def _cik10(cik: str) -> str:
