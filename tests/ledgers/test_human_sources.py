@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from ledgers.human.sentiment import score
-from ledgers.intel import Collected, MoodReading
+from ledgers.intel import Collected, HumanItem, MoodReading
 from ledgers.sources.base import SourceError
 from ledgers.sources.human import (
     CryptoPanicCollector,
@@ -24,6 +24,7 @@ from ledgers.sources.human import (
     RssCollector,
 )
 from ledgers.sources.human.items import excerpt, masked, plain_text
+from ledgers.sources.human.rss import untracked
 from tests.ledgers.collector_faults import FAULTS, NOW, assert_survives, policy
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -212,6 +213,108 @@ async def test_rss_empty_feed_is_no_items() -> None:
 async def test_rss_fault_matrix(fault: str) -> None:
     for collector in RssCollector(FEEDS).per_feed():
         await assert_survives(fault, collector, feeds(), mangle=undated)
+
+
+# CoinDesk's items as served today: the full <description>, then an empty <dc:description/> and
+# an empty <content:encoded/> (in either order), and links with utm parameters.
+EMPTY_DC = "rss/coindesk_empty_dc.xml"
+STAKING_ETF = (
+    "https://www.coindesk.com/markets/2026/11/20/asset-manager-files-for-first-us-staking-etf"
+)
+
+
+def serving(name: str, edit: Callable[[bytes], bytes] = lambda body: body) -> Handler:
+    return lambda request: reply(request, edit(fixture(name)))
+
+
+async def test_rss_text_survives_empty_dc_description_and_content_encoded() -> None:
+    collector = RssCollector({"coindesk": FEEDS["coindesk"]})
+    items = {item.external_id: item for item in (await run(collector, serving(EMPTY_DC))).human}
+
+    # The same article with and without utm parameters has no guid: one item, keyed by its link.
+    assert set(items) == {
+        "V7HD3K9QW2LM5NXC8BRT4YPAZE",
+        STAKING_ETF,
+        "R5TY8U2IO4PL6KJH9GFD3SAQ1W",
+        "M2NB4VC6XZ8LK1JH3GF5DS7AQP",
+    }
+    stall = items["V7HD3K9QW2LM5NXC8BRT4YPAZE"]  # description, empty dc:description, empty content
+    assert stall.body.startswith("Block production on the network halted after a bug")
+    assert (
+        stall.url == "https://www.coindesk.com/tech/2026/11/20/solana-network-stalls-for-five-hours"
+    )
+    assert stall.currencies == ("SOL",) and stall.score < 0
+
+    # Empty content:encoded, then empty dc:description: feedparser alone reports no text at all,
+    # and the title names no coin.
+    etf = items[STAKING_ETF]
+    assert (
+        etf.url == STAKING_ETF and etf.title == "Asset Manager Files for the First U.S. Staking ETF"
+    )
+    assert etf.body == (
+        "The filing would let the fund stake part of its ETH holdings, a first for a U.S. "
+        "product, and analysts called approval likely."
+    )
+    assert etf.currencies == ("ETH",) and etf.score > 0
+
+    futures = items["R5TY8U2IO4PL6KJH9GFD3SAQ1W"]  # content:encoded has the full text: it wins
+    assert futures.body.startswith("The exchange's derivatives arm will offer monthly DOGE")
+    assert futures.currencies == ("DOGE", "BTC", "ETH")
+    # Only the trackers go: the page parameter stays.
+    assert futures.url == (
+        "https://www.coindesk.com/markets/2026/11/20/coinbase-lists-dogecoin-futures?page=2"
+    )
+
+    hearing = items["M2NB4VC6XZ8LK1JH3GF5DS7AQP"]  # empty dc:description before the description
+    assert hearing.body.startswith("The token fell 6% after the judge asked both sides")
+    assert hearing.currencies == ("XRP",) and hearing.score < 0
+    assert all("utm_" not in item.url and item.body for item in items.values())
+
+
+async def test_rss_links_with_and_without_utm_are_one_row_across_runs() -> None:
+    def only(link_has_utm: bool) -> Callable[[bytes], bytes]:
+        """The feed with just one of the two copies of the staking ETF story."""
+
+        def edit(body: bytes) -> bytes:
+            items = re.findall(rb"<item>.*?</item>", body, flags=re.S)
+            etf = [item for item in items if b"staking-etf" in item]
+            drop = [item for item in etf if (b"utm_" in item) != link_has_utm]
+            for item in drop:
+                body = body.replace(item, b"")
+            return body
+
+        return edit
+
+    def etf_keys(human: tuple[HumanItem, ...]) -> set[tuple[str, str, str]]:
+        return {(i.source, i.external_id, i.url) for i in human if "staking" in i.url}
+
+    collector = RssCollector({"coindesk": FEEDS["coindesk"]})
+    tracked = (await run(collector, serving(EMPTY_DC, only(link_has_utm=True)))).human
+    clean = (await run(collector, serving(EMPTY_DC, only(link_has_utm=False)))).human
+    assert etf_keys(tracked) == etf_keys(clean) == {("rss:coindesk", STAKING_ETF, STAKING_ETF)}
+
+
+@pytest.mark.parametrize(
+    ("link", "expected"),
+    [
+        ("https://x.example/a?utm_source=rss", "https://x.example/a"),
+        ("https://x.example/a?id=7&UTM_Medium=x&fbclid=IwAR0#top", "https://x.example/a?id=7#top"),
+        ("https://x.example/a?q=a%20b&utm_source=rss&p=", "https://x.example/a?q=a%20b&p="),
+        ("https://x.example/a?utm=1&gclid=Cj0&mc_cid=9&mc_eid=8", "https://x.example/a?utm=1"),
+        ("https://x.example/a?q=a+b", "https://x.example/a?q=a+b"),
+        ("https://decrypt.co/?p=312345", "https://decrypt.co/?p=312345"),
+        ("J3KQ5Z7XCNH2VMPL4RTA6YWBSE", "J3KQ5Z7XCNH2VMPL4RTA6YWBSE"),
+        ("tag:x.example,2026:a?utm_source=rss", "tag:x.example,2026:a?utm_source=rss"),
+    ],
+)
+def test_untracked_drops_only_tracking_parameters(link: str, expected: str) -> None:
+    assert untracked(link) == expected
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+async def test_rss_fault_matrix_on_the_empty_dc_feed(fault: str) -> None:
+    collector = RssCollector({"coindesk": FEEDS["coindesk"]})
+    await assert_survives(fault, collector, serving(EMPTY_DC), mangle=undated)
 
 
 # --- Reddit ----------------------------------------------------------------------------------

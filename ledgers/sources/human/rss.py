@@ -8,16 +8,22 @@ Entries without a title, a link or a date are skipped: they cannot be shown, ope
 against prices, and inventing a date (the time we saw them) would make old news look fresh.
 A feed where *no* entry survives that is treated as malformed, since it means the format
 changed under us.
+
+An item's text is the first non-empty of its content (``content:encoded``, Atom ``content``),
+description and summary. Links lose their tracking parameters (``utm_*`` and click ids), so
+the same article reached from a newsletter and from the feed is one row.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import feedparser
 
@@ -25,7 +31,7 @@ from ledgers.human.currencies import CurrencyExtractor
 from ledgers.intel import Collected, HumanItem
 from ledgers.sources.base import SourceError
 from ledgers.sources.http import HttpPolicy
-from ledgers.sources.human.items import human_item, unique
+from ledgers.sources.human.items import human_item, plain_text, unique
 
 DEFAULT_FEEDS: Mapping[str, str] = MappingProxyType(
     {
@@ -38,6 +44,15 @@ DEFAULT_FEEDS: Mapping[str, str] = MappingProxyType(
 )
 
 _ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.8"
+
+# An empty <dc:description/>, <content:encoded/> or <summary/> (any prefix, no text or an empty
+# CDATA). feedparser files all three under one key, so an empty one can replace the full
+# <description> before it, depending on their order; dropping the empty ones first keeps it.
+_EMPTY_TEXT = re.compile(
+    rb"<((?:[A-Za-z_][\w.-]*:)?(?:description|encoded|summary))(?=[\s/>])[^<>]*?"
+    rb"(?:/>|>\s*(?:<!\[CDATA\[\s*\]\]>)?\s*</\1\s*>)"
+)
+_TRACKERS = frozenset({"fbclid", "gclid", "msclkid", "mc_cid", "mc_eid"})
 
 
 class RssCollector:
@@ -79,7 +94,7 @@ class RssCollector:
         response = await http.request(self.name, "GET", url, headers={"Accept": _ACCEPT})
         # A file object, never the text: feedparser would fetch a body that looks like a URL
         # and open one that names a local file.
-        parsed = feedparser.parse(io.BytesIO(response.content))
+        parsed = feedparser.parse(io.BytesIO(_EMPTY_TEXT.sub(b"", response.content)))
         if not parsed.entries and (parsed.bozo or not parsed.get("version")):
             raise SourceError(f"{self.name}: feed {key!r} did not return a feed")
         items = [item for entry in parsed.entries if (item := self._item(key, entry))]
@@ -97,13 +112,37 @@ class RssCollector:
             return None
         return human_item(
             source=f"rss:{key}",
-            external_id=entry.get("id") or link,
+            external_id=untracked(entry.get("id") or link),
             title=title,
-            url=link,
+            url=untracked(link),
             published=published,
-            body=entry.get("summary") or "",
+            body=_body(entry),
             extractor=self.extractor,
         )
+
+
+def untracked(url: str) -> str:
+    """``url`` without tracking parameters (``utm_*``, click ids); other parameters stay as sent."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.query:
+        return url
+    pairs = [pair for pair in parts.query.split("&") if pair]
+    kept = [pair for pair in pairs if not _tracker(pair)]
+    if len(kept) == len(pairs):
+        return url
+    return urlunsplit(parts._replace(query="&".join(kept)))
+
+
+def _tracker(pair: str) -> bool:
+    name = unquote_plus(pair.partition("=")[0]).lower()
+    return name.startswith("utm_") or name in _TRACKERS
+
+
+def _body(entry: Any) -> str:
+    # feedparser's ``description`` is an alias of ``summary``; content is a list of parts.
+    texts = [part.get("value") for part in entry.get("content") or ()]
+    texts.append(entry.get("summary"))
+    return next((text for text in texts if isinstance(text, str) and plain_text(text)), "")
 
 
 def _when(parsed: time.struct_time | None) -> datetime | None:
