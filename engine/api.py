@@ -234,6 +234,7 @@ class DeploymentView:
     deployed_at: datetime
     backtest_id: str | None
     last_bar: datetime | None = None
+    book: str = ""  # the book it trades in: paper:sim, paper:coinspot
 
 
 class EngineAPI(Protocol):

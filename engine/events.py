@@ -125,6 +125,7 @@ class ModeEvent(Event):
     engine: str  # local | attached
     venue: str
     watchlist: tuple[str, ...] = field(default_factory=tuple)
+    book: str = ""  # the book orders go to: paper:sim, paper:coinspot, live:coinspot
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +166,7 @@ class OrderEvent(Event):
     kind: ClassVar[str] = "order"
     client_id: str
     mode: str  # paper | live
+    book: str  # paper:sim, paper:coinspot, live:coinspot
     symbol: str
     side: str
     type: str
@@ -188,6 +190,7 @@ class FillEvent(Event):
     fill_id: str
     client_id: str
     mode: str
+    book: str
     symbol: str
     side: str
     quantity: Decimal
@@ -204,6 +207,7 @@ class PortfolioEvent(Event):
 
     kind: ClassVar[str] = "portfolio"
     mode: str
+    book: str
     at: datetime
     quote: str
     equity: Decimal
@@ -215,7 +219,7 @@ class PortfolioEvent(Event):
 
     @property
     def coalesce_key(self) -> tuple[Any, ...]:
-        return ("portfolio", self.mode)
+        return ("portfolio", self.book)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,6 +244,7 @@ class TradingEvent(Event):
     kind: ClassVar[str] = "trading"
     at: datetime
     mode: str  # paper | live
+    book: str  # paper:sim, paper:coinspot, live:coinspot
     kill_switch: bool
     armed: bool
     reason: str | None = None

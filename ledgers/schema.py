@@ -191,6 +191,7 @@ class OrderRow(Base):
     limit_price: Mapped[Decimal | None] = mapped_column(Money)
     origin: Mapped[str] = mapped_column(String(16))
     mode: Mapped[str] = mapped_column(String(8))
+    book: Mapped[str] = mapped_column(String(48))  # "paper:sim", "paper:coinspot", "live:coinspot"
     state: Mapped[str] = mapped_column(String(20))
     filled: Mapped[Decimal] = mapped_column(Money)
     cost: Mapped[Decimal] = mapped_column(Money)
@@ -203,7 +204,7 @@ class OrderRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_orders_mode_state", "mode", "state"),
+        Index("ix_orders_book_state", "book", "state"),
         Index("ix_orders_created_at", "created_at"),
     )
 
@@ -239,6 +240,7 @@ class RiskDecisionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     mode: Mapped[str] = mapped_column(String(8))
+    book: Mapped[str] = mapped_column(String(48))
     client_id: Mapped[str | None] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(40))
     side: Mapped[str] = mapped_column(String(4))
@@ -254,7 +256,8 @@ class RiskDecisionRow(Base):
 
 
 class TradingStateRow(Base):
-    """Small durable switches: the kill switch, live arming, the paper account's start."""
+    """Small durable switches: the kill switch (one for every book), and per book its account's
+    start, the day's starting equity and live arming (keys "<book>/account", …)."""
 
     __tablename__ = "trading_state"
 
@@ -268,8 +271,9 @@ class EquityMarkRow(Base):
 
     __tablename__ = "equity_marks"
 
-    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    book: Mapped[str] = mapped_column(String(48), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
     quote: Mapped[str] = mapped_column(String(20))
     equity: Mapped[Decimal] = mapped_column(Money)
     cash: Mapped[Decimal] = mapped_column(Money)
@@ -305,6 +309,7 @@ class DeploymentRow(Base):
 
     __tablename__ = "deployments"
 
+    book: Mapped[str] = mapped_column(String(48), primary_key=True)  # the book it trades in
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     strategy: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(40))

@@ -85,7 +85,7 @@ class TradingCommands:
 
     async def equity_curve(self, limit: int = 500) -> list[tuple[datetime, Decimal]]:
         host = await self._host()
-        return await host.store.marks(host.trader.mode, limit=limit)
+        return await host.store.marks(host.trader.book, limit=limit)
 
     async def tax_report(self, fy: int) -> dict[str, Any]:
         from engine.trading.tax import report_json

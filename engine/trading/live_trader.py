@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine.events import RiskEvent
+from engine.trading.books import state_key
 from engine.trading.live import LiveBroker, LiveBrokerError
 from engine.trading.model import ZERO, Balance, Book, Execution, Fill, Order, OrderState, Side
 from engine.trading.portfolio import InsufficientHoldings, Portfolio
@@ -38,7 +39,7 @@ class LiveTrader(Trader):
         self.unknown_orders: list[dict[str, Any]] = []
 
     async def _restore(self, now: datetime) -> None:
-        known = await self.store.orders(self.mode, states=_WORKING, limit=None)
+        known = await self.store.orders(self.book, states=_WORKING, limit=None)
         try:
             reconciliation = await self.live.reconcile(known)
         except LiveBrokerError as exc:
@@ -50,9 +51,9 @@ class LiveTrader(Trader):
             message = f"an open order at the venue is not ours: {venue_order}"
             log.warning(message)
             self.publish(RiskEvent(now, False, "reconcile", message, "", "", "venue"))
-        still = await self.store.orders(self.mode, states=_WORKING, limit=None)
+        still = await self.store.orders(self.book, states=_WORKING, limit=None)
         self._open = {o.client_id: o for o in still}
-        fills = await self.store.fills(self.mode)
+        fills = await self.store.fills(self.book)
         self.portfolio = self._replay(fills)
 
     def _replay(self, fills: Sequence[Fill]) -> Portfolio:
@@ -125,7 +126,7 @@ class LiveTrader(Trader):
         for execution in executions:
             self.publish(order_event(execution.order))
         for fill in new:
-            self.publish(fill_event(fill, self.mode))
+            self.publish(fill_event(fill, self.book))
         if new:
             self.publish(self.portfolio_event())
         return new
@@ -153,7 +154,8 @@ class LiveTrader(Trader):
 
 async def set_armed(trader: Trader, on: bool) -> None:
     now = trader.now()
-    await trader.store.set_state(LIVE_ARMED, {"on": on, "at": now.isoformat()}, now)
+    key = state_key(trader.book, LIVE_ARMED)
+    await trader.store.set_state(key, {"on": on, "at": now.isoformat()}, now)
     trader.armed = on
     log.warning("live trading %s", "ARMED" if on else "disarmed")
     trader.publish(trader.trading_event("armed" if on else "disarmed"))

@@ -11,6 +11,7 @@ def order_event(order: Order) -> OrderEvent:
     return OrderEvent(
         client_id=order.client_id,
         mode=order.mode,
+        book=order.book,
         symbol=order.symbol,
         side=order.side.value,
         type=order.type.value,
@@ -29,11 +30,12 @@ def order_event(order: Order) -> OrderEvent:
     )
 
 
-def fill_event(fill: Fill, mode: str) -> FillEvent:
+def fill_event(fill: Fill, book: str) -> FillEvent:
     return FillEvent(
         fill.fill_id,
         fill.client_id,
-        mode,
+        book.partition(":")[0],
+        book,
         fill.symbol,
         fill.side.value,
         fill.quantity,

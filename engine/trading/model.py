@@ -211,6 +211,11 @@ class Order:
         return split_symbol(self.symbol)[1]
 
     @property
+    def book(self) -> str:
+        """The book it belongs to: its mode on its market (``paper:sim``, ``live:coinspot``)."""
+        return f"{self.mode}:{self.venue}"
+
+    @property
     def remaining(self) -> Decimal:
         return self.quantity - self.filled
 

@@ -34,6 +34,31 @@ CURVE_POINTS = 200
 MAX_BARS = 2_000_000
 
 
+class NoBars(TradingError):
+    """No stored candles on the engine's venue; says which other markets have them."""
+
+    def __init__(
+        self,
+        symbol: str,
+        timeframe: str,
+        venue: str,
+        elsewhere: dict[str, int],
+        *,
+        bounded: bool = False,
+    ) -> None:
+        self.venue = venue
+        self.elsewhere = elsewhere
+        when = " in that period" if bounded else ""
+        text = f"no {timeframe} candles for {symbol} from {market_name(venue)}{when}"
+        if elsewhere:
+            text += "; " + ", ".join(f"{market_name(v)} has {n:,}" for v, n in elsewhere.items())
+        super().__init__(text)
+
+
+def market_name(venue: str) -> str:
+    return "the simulated market" if venue == "sim" else venue
+
+
 class Research:
     def __init__(
         self,
@@ -105,6 +130,8 @@ class Research:
         """Run, judge by the governance gate and keep one backtest."""
         built = make(strategy, params)
         bars = await self.bars(symbol, timeframe, since, until)
+        if len(bars) == 0:
+            raise await self._no_bars(symbol, timeframe, since, until)
         if fee is None:
             rules = self.trader.market.rules(symbol)
             fee = rules.taker_fee if rules is not None else Decimal("0.001")
@@ -113,6 +140,29 @@ class Research:
             run_backtest, built, bars, cash=self.allocation, fee_rate=fee, slippage_bps=slip
         )
         return await self._keep(result)
+
+    async def _no_bars(
+        self, symbol: str, timeframe: str, since: datetime | None, until: datetime | None
+    ) -> NoBars:
+        """Say where candles of this symbol are, when the engine's venue has none."""
+        from sqlalchemy import func
+
+        from ledgers.schema import Candle
+
+        venue = self.venue()
+        query = (
+            select(Candle.venue, func.count())
+            .where(Candle.symbol == symbol, Candle.timeframe == timeframe, Candle.venue != venue)
+            .group_by(Candle.venue)
+        )
+        if since is not None:
+            query = query.where(Candle.ts >= since)
+        if until is not None:
+            query = query.where(Candle.ts < until)
+        async with self.db.engine.connect() as conn:
+            elsewhere = {str(v): int(n) for v, n in await conn.execute(query)}
+        bounded = since is not None or until is not None
+        return NoBars(symbol, timeframe, venue, elsewhere, bounded=bounded)
 
     async def _keep(self, result: BacktestResult) -> BacktestView:
         verdict = self.gate.evaluate(result)
@@ -195,6 +245,7 @@ class Research:
         if amount <= 0:
             raise TradingError(f"allocation must be positive, got {amount}")
         name = f"{view.strategy}:{view.symbol}:{view.timeframe}"
+        book = self.trader.book
         values = {
             "strategy": view.strategy,
             "symbol": view.symbol,
@@ -206,36 +257,37 @@ class Research:
             "deployed_at": self.now(),
         }
         async with self.db.engine.begin() as conn:
-            found = (
-                await conn.execute(select(_DEPLOYMENTS.c.name).where(_DEPLOYMENTS.c.name == name))
-            ).first()
+            found = (await conn.execute(select(_DEPLOYMENTS.c.name).where(*_key(book, name)))).first()
             if found:
-                await conn.execute(
-                    update(_DEPLOYMENTS).where(_DEPLOYMENTS.c.name == name).values(**values)
-                )
+                await conn.execute(update(_DEPLOYMENTS).where(*_key(book, name)).values(**values))
             else:
-                await conn.execute(_DEPLOYMENTS.insert().values(name=name, **values))
+                await conn.execute(_DEPLOYMENTS.insert().values(book=book, name=name, **values))
         return await self.deployment(name)
 
     async def undeploy(self, name: str) -> DeploymentView:
         await self.deployment(name)
         async with self.db.engine.begin() as conn:
             await conn.execute(
-                update(_DEPLOYMENTS).where(_DEPLOYMENTS.c.name == name).values(active=False)
+                update(_DEPLOYMENTS).where(*_key(self.trader.book, name)).values(active=False)
             )
         return await self.deployment(name)
 
     async def deployment(self, name: str) -> DeploymentView:
+        """One deployment of the current book."""
         async with self.db.engine.connect() as conn:
-            row = (
-                await conn.execute(select(_DEPLOYMENTS).where(_DEPLOYMENTS.c.name == name))
-            ).first()
+            query = select(_DEPLOYMENTS).where(*_key(self.trader.book, name))
+            row = (await conn.execute(query)).first()
         if row is None:
-            raise TradingError(f"no deployment {name!r}")
+            raise TradingError(f"no deployment {name!r} in the {self.trader.book} book")
         return _deployment_view(row)
 
     async def deployments(self) -> list[DeploymentView]:
-        query = select(_DEPLOYMENTS).order_by(_DEPLOYMENTS.c.deployed_at.desc())
+        """The current book's deployments, newest first."""
+        query = (
+            select(_DEPLOYMENTS)
+            .where(_DEPLOYMENTS.c.book == self.trader.book)
+            .order_by(_DEPLOYMENTS.c.deployed_at.desc())
+        )
         async with self.db.engine.connect() as conn:
             return [_deployment_view(r) for r in await conn.execute(query)]
 
@@ -261,7 +313,7 @@ class Research:
         target = float(strategy.targets(bars)[-1])
         held = await self._held(d.name)
         order: OrderRequest | None = None
-        client_id = _client_id(d.name, decided_at)
+        client_id = _client_id(d.book, d.name, decided_at)
         side, quantity = None, ZERO
         if target > 0.5 and held == ZERO:
             side, quantity = Side.BUY, await self._quantity(d)
@@ -279,16 +331,14 @@ class Research:
             await self.trader.place(order)
         async with self.db.engine.begin() as conn:
             await conn.execute(
-                update(_DEPLOYMENTS)
-                .where(_DEPLOYMENTS.c.name == d.name)
-                .values(last_bar=decided_at)
+                update(_DEPLOYMENTS).where(*_key(d.book, d.name)).values(last_bar=decided_at)
             )
         return 1 if order is not None else 0
 
     async def _held(self, name: str) -> Decimal:
         """What a deployment holds: the net of its own fills."""
         held = ZERO
-        for order in await self.trader.store.orders(self.trader.mode, limit=None):
+        for order in await self.trader.store.orders(self.trader.book, limit=None):
             if order.strategy == name:
                 held += order.filled if order.side is Side.BUY else -order.filled
         return held
@@ -312,9 +362,13 @@ class Research:
         return (quantity / step).to_integral_value(ROUND_DOWN) * step
 
 
-def _client_id(name: str, decided_at: datetime) -> str:
-    digest = hashlib.sha1(f"{name}|{decided_at.isoformat()}".encode()).hexdigest()[:16]
-    return f"strat-{digest}"
+def _client_id(book: str, name: str, decided_at: datetime) -> str:
+    key = f"{book}|{name}|{decided_at.isoformat()}"
+    return f"strat-{hashlib.sha1(key.encode()).hexdigest()[:16]}"
+
+
+def _key(book: str, name: str) -> tuple[Any, Any]:
+    return _DEPLOYMENTS.c.book == book, _DEPLOYMENTS.c.name == name
 
 
 def _deployment_view(row: Any) -> DeploymentView:
@@ -329,4 +383,5 @@ def _deployment_view(row: Any) -> DeploymentView:
         deployed_at=row.deployed_at,
         backtest_id=row.backtest_id,
         last_bar=row.last_bar,
+        book=row.book,
     )

@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
@@ -50,6 +50,7 @@ def order_values(order: Order) -> dict[str, Any]:
         "limit_price": order.limit_price,
         "origin": order.origin.value,
         "mode": order.mode,
+        "book": order.book,
         "state": order.state.value,
         "filled": order.filled,
         "cost": order.cost,
@@ -164,14 +165,14 @@ class TradingStore:
 
     async def orders(
         self,
-        mode: str,
+        book: str,
         *,
         states: Sequence[OrderState] | None = None,
         symbol: str | None = None,
         limit: int | None = 200,
     ) -> list[Order]:
         """Orders of one book, newest first."""
-        query = select(_ORDERS).where(_ORDERS.c.mode == mode)
+        query = select(_ORDERS).where(_ORDERS.c.book == book)
         if states is not None:
             query = query.where(_ORDERS.c.state.in_([s.value for s in states]))
         if symbol:
@@ -184,7 +185,7 @@ class TradingStore:
 
     async def fills(
         self,
-        mode: str,
+        book: str,
         *,
         symbol: str | None = None,
         since: datetime | None = None,
@@ -195,7 +196,7 @@ class TradingStore:
         query = (
             select(_FILLS)
             .join(_ORDERS, _ORDERS.c.client_id == _FILLS.c.client_id)
-            .where(_ORDERS.c.mode == mode)
+            .where(_ORDERS.c.book == book)
         )
         if symbol:
             query = query.where(_FILLS.c.symbol == symbol)
@@ -210,13 +211,14 @@ class TradingStore:
         async with self.db.engine.connect() as conn:
             return [fill_from_row(r) for r in await conn.execute(query)]
 
-    async def record_decision(self, mode: str, decision: Any) -> None:
-        """Audit one risk decision (a ``RiskDecision``)."""
+    async def record_decision(self, book: str, decision: Any) -> None:
+        """Audit one risk decision (a ``RiskDecision``) of one book."""
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 _DECISIONS.insert().values(
                     at=decision.at,
-                    mode=mode,
+                    mode=book.partition(":")[0],
+                    book=book,
                     client_id=decision.client_id,
                     symbol=decision.symbol,
                     side=decision.side,
@@ -230,8 +232,12 @@ class TradingStore:
                 )
             )
 
-    async def decisions(self, limit: int = 100, *, refused_only: bool = False) -> list[Any]:
+    async def decisions(
+        self, book: str | None = None, limit: int = 100, *, refused_only: bool = False
+    ) -> list[Any]:
         query = select(_DECISIONS).order_by(_DECISIONS.c.at.desc(), _DECISIONS.c.id.desc())
+        if book is not None:
+            query = query.where(_DECISIONS.c.book == book)
         if refused_only:
             query = query.where(_DECISIONS.c.allowed.is_(False))
         async with self.db.engine.connect() as conn:
@@ -254,7 +260,7 @@ class TradingStore:
 
     async def record_mark(
         self,
-        mode: str,
+        book: str,
         at: datetime,
         quote: str,
         *,
@@ -265,7 +271,8 @@ class TradingStore:
         realized: Decimal,
     ) -> None:
         values = {
-            "mode": mode,
+            "book": book,
+            "mode": book.partition(":")[0],
             "ts": at,
             "quote": quote,
             "equity": equity,
@@ -278,16 +285,16 @@ class TradingStore:
             stmt = _insert(conn, _MARKS).values(values)
             await conn.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=["mode", "ts"],
-                    set_={k: stmt.excluded[k] for k in values if k not in ("mode", "ts")},
+                    index_elements=["book", "ts"],
+                    set_={k: stmt.excluded[k] for k in values if k not in ("book", "ts")},
                 )
             )
 
     async def marks(
-        self, mode: str, *, since: datetime | None = None, limit: int = 2000
+        self, book: str, *, since: datetime | None = None, limit: int = 2000
     ) -> list[tuple[datetime, Decimal]]:
-        """The equity curve, oldest first (the newest ``limit`` points)."""
-        query = select(_MARKS.c.ts, _MARKS.c.equity).where(_MARKS.c.mode == mode)
+        """One book's equity curve, oldest first (the newest ``limit`` points)."""
+        query = select(_MARKS.c.ts, _MARKS.c.equity).where(_MARKS.c.book == book)
         if since is not None:
             query = query.where(_MARKS.c.ts >= since)
         query = query.order_by(_MARKS.c.ts.desc()).limit(limit)
@@ -295,10 +302,11 @@ class TradingStore:
             rows = list(await conn.execute(query))
         return [(r.ts, r.equity) for r in reversed(rows)]
 
-    async def forget_book(self, mode: str) -> None:
-        """Erase one book's orders, fills and marks (``omc paper reset``)."""
-        async with self.db.engine.begin() as conn:
-            ids = select(_ORDERS.c.client_id).where(_ORDERS.c.mode == mode)
-            await conn.execute(delete(_FILLS).where(_FILLS.c.client_id.in_(ids)))
-            await conn.execute(delete(_ORDERS).where(_ORDERS.c.mode == mode))
-            await conn.execute(delete(_MARKS).where(_MARKS.c.mode == mode))
+    async def books(self) -> list[str]:
+        """Every book that has an order, a mark or an account."""
+        async with self.db.engine.connect() as conn:
+            found = {r[0] for r in await conn.execute(select(_ORDERS.c.book).distinct())}
+            found |= {r[0] for r in await conn.execute(select(_MARKS.c.book).distinct())}
+            keys = await conn.execute(select(_STATE.c.key).where(_STATE.c.key.like("%/account")))
+            found |= {k[0].rsplit("/", 1)[0] for k in keys}
+        return sorted(found)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.events import Event, PortfolioEvent, TradingEvent
+from engine.trading.books import book_id, state_key
 from engine.trading.messages import fill_event, order_event, risk_event
 from engine.trading.model import (
     ZERO,
@@ -60,7 +61,8 @@ class PlaceResult:
 
 
 class Trader:
-    """The paper book: portfolio, resting orders, the risk guard and their persistence."""
+    """One paper book (the simulated market's, or a venue's paper account): portfolio, resting
+    orders, the risk guard and their persistence."""
 
     mode = "paper"
     needs_book = True  # paper fills walk the book
@@ -85,7 +87,9 @@ class Trader:
         self.quote = quote
         self.method = method
         self.starting_cash = starting_cash
-        self.broker = PaperBroker(market.venue, self._rules)
+        self.venue = market.venue  # the book's market, fixed for this trader's life
+        self.book = book_id(self.mode, self.venue)
+        self.broker = PaperBroker(self.venue, self._rules)
         self.portfolio = Portfolio({quote: starting_cash}, method)
         self.kill_switch = False
         self.armed = False
@@ -102,30 +106,30 @@ class Trader:
         now = self.now()
         kill = await self.store.get_state(KILL_SWITCH)
         self.kill_switch = bool(kill and kill.get("on"))
-        armed = await self.store.get_state(LIVE_ARMED)
+        armed = await self.store.get_state(state_key(self.book, LIVE_ARMED))
         self.armed = bool(armed and armed.get("on"))
-        account_key = f"{self.mode}_account"
+        account_key = state_key(self.book, "account")
         account = await self.store.get_state(account_key)
         if account is None:
             account = {"cash": {self.quote: str(self.starting_cash)}, "opened": now.isoformat()}
             await self.store.set_state(account_key, account, now)
         cash = {c: Decimal(v) for c, v in account["cash"].items()}
-        fills = await self.store.fills(self.mode)
+        fills = await self.store.fills(self.book)
         self.portfolio = Portfolio.replay(fills, cash, self.method)
         await self._restore(now)
-        day = await self.store.get_state(f"{self.mode}_day_start")
+        day = await self.store.get_state(state_key(self.book, "day_start"))
         if day is not None:
             self.day_start = (day["date"], Decimal(day["equity"]))
         self.publish(self.trading_event())
 
     async def _restore(self, now: datetime) -> None:
         working = await self.store.orders(
-            self.mode, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
+            self.book, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
         )
         self.broker.restore(working)
         # An order still NEW was persisted but never reached the broker (the engine stopped
         # in between): it did not trade, and resending on its own could surprise the user.
-        for order in await self.store.orders(self.mode, states=[OrderState.NEW], limit=None):
+        for order in await self.store.orders(self.book, states=[OrderState.NEW], limit=None):
             settled = order.transition(
                 OrderState.REJECTED, now, reason="not sent: the engine stopped before sending it"
             )
@@ -142,7 +146,16 @@ class Trader:
         client_id = request.client_id or new_client_id()
         existing = await self.store.order(client_id)
         if existing is not None:
+            if existing.book != self.book:
+                raise OrderInputError(
+                    f"client id {client_id} is already used by an order of the {existing.book} "
+                    "book; choose another id"
+                )
             return PlaceResult(existing, None)
+        if self.market.venue != self.venue:
+            raise TradingError(
+                f"the market is now {self.market.venue}; the {self.book} book takes no new orders"
+            )
         now = self.now()
         if request.expires_at is not None and request.expires_at <= now:
             raise OrderInputError(
@@ -158,10 +171,10 @@ class Trader:
                 book_error = str(exc)
         decision = self.guard.check(request, self._context(request, book, now))
         decision = _with_client_id(decision, client_id)
-        await self.store.record_decision(self.mode, decision)
+        await self.store.record_decision(self.book, decision)
         order = Order(
             client_id=client_id,
-            venue=self.market.venue,
+            venue=self.venue,
             symbol=request.symbol,
             side=request.side,
             type=request.type,
@@ -201,7 +214,7 @@ class Trader:
             return decision, None
         order = Order(
             client_id="preview",
-            venue=self.market.venue,
+            venue=self.venue,
             symbol=request.symbol,
             side=request.side,
             type=request.type,
@@ -214,7 +227,7 @@ class Trader:
         )
         if request.quantity <= 0:
             return decision, None
-        scratch = PaperBroker(self.market.venue, self._rules)
+        scratch = PaperBroker(self.venue, self._rules)
         return decision, scratch.submit(order, book, self._available, now)
 
     async def _send(self, order: Order, book: Book | None, now: datetime) -> Execution:
@@ -315,7 +328,7 @@ class Trader:
         for execution in executions:
             self.publish(order_event(execution.order))
         for fill in new:
-            self.publish(fill_event(fill, self.mode))
+            self.publish(fill_event(fill, self.book))
         if new:
             self.publish(self.portfolio_event())
         return new
@@ -341,10 +354,12 @@ class Trader:
         if self.day_start is None or self.day_start[0] != today:
             self.day_start = (today, mark.equity)
             await self.store.set_state(
-                f"{self.mode}_day_start", {"date": today, "equity": str(mark.equity)}, now
+                state_key(self.book, "day_start"),
+                {"date": today, "equity": str(mark.equity)},
+                now,
             )
         await self.store.record_mark(
-            self.mode,
+            self.book,
             now,
             self.quote,
             equity=mark.equity,
@@ -361,6 +376,7 @@ class Trader:
         day_pnl = mark.equity - self.day_start[1] if self.day_start else None
         return PortfolioEvent(
             self.mode,
+            self.book,
             self.now(),
             self.quote,
             mark.equity,
@@ -372,7 +388,9 @@ class Trader:
         )
 
     def trading_event(self, reason: str | None = None) -> TradingEvent:
-        return TradingEvent(self.now(), self.mode, self.kill_switch, self.armed, reason)
+        return TradingEvent(
+            self.now(), self.mode, self.book, self.kill_switch, self.armed, reason
+        )
 
     def positions(self) -> list[Position]:
         return self.portfolio.positions(self.marks())

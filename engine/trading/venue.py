@@ -95,6 +95,10 @@ class FeedMarket:
     def venue(self) -> str:
         return self._feed().venue  # type: ignore[attr-defined, no-any-return]
 
+    @property
+    def simulated(self) -> bool:
+        return bool(self._feed().source.simulated)  # type: ignore[attr-defined]
+
     def quote(self, symbol: str) -> Quote | None:
         event = self._feed().quotes.get(symbol)  # type: ignore[attr-defined]
         if event is None:

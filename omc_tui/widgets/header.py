@@ -24,12 +24,15 @@ class DeskHeader(Widget):
         text = Text(" OMC ", style="bold reverse")
         mode = self.mode
         trading = self.trading
-        book = trading.mode.upper() if trading is not None else mode.trading if mode else None
-        if book is not None:
+        # The book orders go to: its mode and its market (the simulated market and each
+        # venue keep separate paper books).
+        book = trading.book if trading is not None else mode.book if mode else ""
+        kind, _, market = book.partition(":")
+        if kind:
             text.append(" ")
             text.append(
-                f" {book} ",
-                style="bold black on yellow" if book == "LIVE" else "bold black on green",
+                f" {kind.upper()} · {market} ",
+                style="bold black on yellow" if kind == "live" else "bold black on green",
             )
         if trading is not None and trading.mode == "live" and trading.armed:
             text.append(" ARMED ", style="bold black on yellow")

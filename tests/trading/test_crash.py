@@ -42,7 +42,7 @@ def book(db_url: str) -> tuple[list[Order], list[Fill]]:
         db = Database(db_url)
         try:
             store = TradingStore(db)
-            return await store.orders("paper", limit=None), await store.fills("paper")
+            return await store.orders("paper:sim", limit=None), await store.fills("paper:sim")
         finally:
             await db.dispose()
 
@@ -58,6 +58,7 @@ def deploy(db_url: str) -> None:
                 await conn.execute(
                     DeploymentRow.__table__.insert().values(
                         name=STRATEGY,
+                        book="paper:sim",
                         strategy="ma_cross",
                         symbol="BTC/AUD",
                         timeframe="1m",

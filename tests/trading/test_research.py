@@ -86,7 +86,7 @@ async def test_a_deployed_strategy_trades_once_per_bar_through_the_guard(db: Dat
 
     assert await lab.run_deployments() == 1
     assert await lab.run_deployments() == 0  # the same bar never trades twice
-    orders = await lab.trader.store.orders("paper")
+    orders = await lab.trader.store.orders("paper:sim")
     assert len(orders) == 1
     buy = orders[0]
     assert (buy.side, buy.origin, buy.strategy) == (Side.BUY, Origin.STRATEGY, deployed.name)
@@ -97,7 +97,7 @@ async def test_a_deployed_strategy_trades_once_per_bar_through_the_guard(db: Dat
     await store_bars(db, [80.0, 70.0], start_minutes=6)
     at(market, 8.5, bid="79", ask="81")
     assert await lab.run_deployments() == 1
-    sell = (await lab.trader.store.orders("paper"))[0]
+    sell = (await lab.trader.store.orders("paper:sim"))[0]
     assert sell.side is Side.SELL and sell.quantity == buy.filled
 
     await lab.undeploy(deployed.name)

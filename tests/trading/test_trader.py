@@ -96,7 +96,7 @@ async def test_a_market_buy_fills_persists_and_moves_the_book(db: Database) -> N
     assert trader.portfolio.cash["AUD"] == D("10000") - D("202") - D("0.202")
     stored = await trader.store.order(result.order.client_id)
     assert stored == result.order
-    assert await trader.store.fills("paper") == list(result.fills)
+    assert await trader.store.fills("paper:sim") == list(result.fills)
     assert any(isinstance(e, FillEvent) for e in events)
     assert any(isinstance(e, OrderEvent) and e.state == "filled" for e in events)
 
@@ -107,7 +107,7 @@ async def test_money_round_trips_exactly(db: Database) -> None:
     trader = make_trader(db, market, [])
     await trader.open()
     result = await trader.place(buy("0.0123"))
-    fill = (await trader.store.fills("paper"))[0]
+    fill = (await trader.store.fills("paper:sim"))[0]
     assert fill.price == D("123456.79")
     assert fill.fee == D("123456.79") * D("0.0123") * D("0.001")
     assert fill == result.fills[0]
@@ -120,7 +120,7 @@ async def test_a_repeated_client_id_never_trades_twice(db: Database) -> None:
     first = await trader.place(buy("1", client_id="abc-1"))
     again = await trader.place(buy("1", client_id="abc-1"))
     assert again.decision is None and again.order == first.order
-    assert len(await trader.store.fills("paper")) == 1
+    assert len(await trader.store.fills("paper:sim")) == 1
 
 
 async def test_every_decision_is_audited_and_refusals_are_stored_as_rejected(
@@ -136,7 +136,7 @@ async def test_every_decision_is_audited_and_refusals_are_stored_as_rejected(
     audit = await trader.store.decisions()
     assert [(r.allowed, r.rule) for r in audit] == [(True, "ok"), (False, "precision")]
     assert any(isinstance(e, RiskEvent) and e.rule == "precision" for e in events)
-    assert len(await trader.store.fills("paper")) == 1
+    assert len(await trader.store.fills("paper:sim")) == 1
 
 
 async def test_an_unknown_symbol_is_refused_by_name(db: Database) -> None:
@@ -229,7 +229,7 @@ async def test_an_order_left_new_by_a_crash_is_settled_not_resent(db: Database) 
     settled = await restarted.store.order("stranded-1")
     assert settled is not None and settled.state is OrderState.REJECTED
     assert "stopped before sending" in (settled.reason or "")
-    assert not await restarted.store.fills("paper")
+    assert not await restarted.store.fills("paper:sim")
 
 
 async def test_marks_record_the_equity_curve_and_the_days_start(db: Database) -> None:
@@ -241,7 +241,7 @@ async def test_marks_record_the_equity_curve_and_the_days_start(db: Database) ->
     market.now += timedelta(minutes=1)
     market.set_book("BTC/AUD", bid="109", ask="111")
     await trader.record_mark()
-    curve = await trader.store.marks("paper")
+    curve = await trader.store.marks("paper:sim")
     assert [ts for ts, _ in curve] == [T0, T0 + timedelta(minutes=1)]
     assert curve[1][1] - curve[0][1] == D("10") * (D("110") - D("100"))
     assert trader.portfolio_event().day_pnl == curve[1][1] - curve[0][1]
@@ -255,7 +255,7 @@ async def test_preview_changes_nothing(db: Database) -> None:
     assert decision.allowed
     assert execution is not None
     assert [f.price for f in execution.fills] == [D("101"), D("102")]
-    assert not await trader.store.orders("paper")
+    assert not await trader.store.orders("paper:sim")
     assert not await trader.store.decisions()
     assert trader.portfolio.cash["AUD"] == D("10000")
 
