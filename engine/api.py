@@ -283,10 +283,12 @@ class EngineAPI(Protocol):
         search: str | None = None,
         symbol: str | None = None,
         since: datetime | None = None,
+        simulated: bool | None = None,
         limit: int = 200,
         offset: int = 0,
     ) -> LedgerPage:
-        """Any ledger table, filtered, newest first."""
+        """Any ledger table, filtered, newest first; ``simulated`` keeps only the simulated
+        market's rows (True) or only real ones (False)."""
         ...
 
     async def export(

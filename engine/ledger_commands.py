@@ -10,6 +10,7 @@ from engine import views
 from engine.api import CatalystView, GlassView, HumanView, LedgerPage, MoodView, TableStats
 
 if TYPE_CHECKING:
+    from engine.market import MarketFeed
     from ledgers.clock import Clock
     from ledgers.database import Database
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 class LedgerCommands:
     db: Database | None
     clock: Clock
+    feed: MarketFeed
     _ready: asyncio.Event
 
     async def ledger_stats(self) -> list[TableStats]:
@@ -33,6 +35,7 @@ class LedgerCommands:
         search: str | None = None,
         symbol: str | None = None,
         since: datetime | None = None,
+        simulated: bool | None = None,
         limit: int = 200,
         offset: int = 0,
     ) -> LedgerPage:
@@ -40,7 +43,14 @@ class LedgerCommands:
         from ledgers import queries
 
         columns, rows = await queries.browse(
-            db, table, search=search, symbol=symbol, since=since, limit=limit, offset=offset
+            db,
+            table,
+            search=search,
+            symbol=symbol,
+            since=since,
+            simulated=simulated,
+            limit=limit,
+            offset=offset,
         )
         return LedgerPage(table, tuple(columns), tuple(rows))
 
@@ -62,17 +72,30 @@ class LedgerCommands:
         with open(path, "w", newline="") as out:  # noqa: ASYNC230 - a local file, flushed once
             return await write_table(db, table, out, fmt, search=search, symbol=symbol, since=since)
 
+    # The panes show the rows of the data the desk is on: real sources on live data, the
+    # simulator's on the simulated market; never the two mixed.
+
     async def catalysts(self, symbol: str | None = None, limit: int = 50) -> list[CatalystView]:
-        return views.catalysts(await self.browse("catalyst_events", symbol=symbol, limit=limit))
+        page = await self.browse(
+            "catalyst_events", symbol=symbol, simulated=self._simulated(), limit=limit
+        )
+        return views.catalysts(page)
 
     async def human_items(self, symbol: str | None = None, limit: int = 30) -> list[HumanView]:
-        return views.human_items(await self.browse("human_items", symbol=symbol, limit=limit))
+        page = await self.browse(
+            "human_items", symbol=symbol, simulated=self._simulated(), limit=limit
+        )
+        return views.human_items(page)
 
     async def mood(self) -> MoodView | None:
-        return await views.mood(await self._db())
+        return await views.mood(await self._db(), simulated=self._simulated())
 
     async def glass(self, limit: int = 8) -> GlassView:
-        return await views.glass(await self._db(), self.clock.now(), limit)
+        db = await self._db()
+        return await views.glass(db, self.clock.now(), limit, simulated=self._simulated())
+
+    def _simulated(self) -> bool:
+        return bool(self.feed.source.simulated)
 
     async def _db(self) -> Database:
         await self._ready.wait()

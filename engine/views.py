@@ -46,17 +46,20 @@ def human_items(page: LedgerPage) -> list[HumanView]:
     ]
 
 
-async def mood(db: Any) -> MoodView | None:
+async def mood(db: Any, *, simulated: bool | None = None) -> MoodView | None:
     from ledgers import queries
 
-    row = await queries.newest_mood(db)
+    row = await queries.newest_mood(db, simulated=simulated)
     return MoodView(*row) if row else None
 
 
-async def glass(db: Any, now: datetime, limit: int) -> GlassView:
+async def glass(
+    db: Any, now: datetime, limit: int, *, simulated: bool | None = None
+) -> GlassView:
     from ledgers import queries
 
-    rows = await queries.glass_series(db, GLASS_METRICS, now - timedelta(hours=26))
+    since = now - timedelta(hours=26)
+    rows = await queries.glass_series(db, GLASS_METRICS, since, simulated=simulated)
     return glass_view(rows, now, limit)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import and_, case, func, or_, select
 
 from ledgers import schema
 from ledgers.database import Database
+from ledgers.provenance import from_data
 
 # Where each ledger's rows live and how they are judged: the timestamp column, the grouping
 # column that names the source, and the condition a row must meet to count as accurate.
@@ -155,9 +156,12 @@ async def measure(
     now: datetime,
     thresholds: Thresholds | None = None,
     expected: Mapping[str, Iterable[str]] | None = None,
+    *,
+    simulated: bool | None = None,
 ) -> QualityReport:
     """Score every source with rows in the window; ``expected`` sources (per ledger) that
-    wrote nothing score zero, so a silent collector pulls its ledger down."""
+    wrote nothing score zero, so a silent collector pulls its ledger down. ``simulated``
+    judges only the simulated market's sources (True) or only real ones (False)."""
     t = thresholds or Thresholds()
     since = now - t.window
     sources: list[SourceQuality] = []
@@ -178,6 +182,8 @@ async def measure(
                 .where(ts >= since)
                 .group_by(source)
             )
+            if simulated is not None:
+                stmt = stmt.where(from_data(source, simulated))
             for name, rows, newest, good, gaps in (await conn.execute(stmt)).all():
                 rows = int(rows)
                 sources.append(

@@ -11,6 +11,7 @@ from sqlalchemy import Select, Text, cast, func, or_, select
 from ledgers import schema
 from ledgers.database import Database
 from ledgers.market import Candle
+from ledgers.provenance import from_data
 
 _TABLES = {m.class_.__tablename__: m.class_ for m in schema.Base.registry.mappers}
 
@@ -158,11 +159,16 @@ def _filtered(
     until: datetime | None = None,
     search: str | None = None,
     symbol: str | None = None,
+    simulated: bool | None = None,
 ) -> Select[Any]:
     model = _model(table)
     cols = model.__table__.columns
     ts = cols[schema.LEDGER_TABLES[table]]
     stmt = select(*cols)
+    if simulated is not None:
+        origin = cols["source"] if "source" in cols else cols["venue"] if "venue" in cols else None
+        if origin is not None:
+            stmt = stmt.where(from_data(origin, simulated))
     if since is not None:
         stmt = stmt.where(ts >= since)
     if until is not None:
@@ -190,11 +196,15 @@ async def browse(
     until: datetime | None = None,
     search: str | None = None,
     symbol: str | None = None,
+    simulated: bool | None = None,
     limit: int = 200,
     offset: int = 0,
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """A page of any ledger table, newest first, filtered; returns (columns, rows)."""
-    stmt = _filtered(table, since=since, until=until, search=search, symbol=symbol)
+    """A page of any ledger table, newest first, filtered; returns (columns, rows).
+    ``simulated`` keeps only rows of the simulated market (True) or of real sources (False)."""
+    stmt = _filtered(
+        table, since=since, until=until, search=search, symbol=symbol, simulated=simulated
+    )
     async with db.engine.connect() as conn:
         rows = (await conn.execute(stmt.limit(limit).offset(offset))).all()
     return table_columns(table), [tuple(r) for r in rows]
@@ -219,7 +229,7 @@ async def iter_rows(
 
 
 async def glass_series(
-    db: Database, metrics: Sequence[str], since: datetime
+    db: Database, metrics: Sequence[str], since: datetime, *, simulated: bool | None = None
 ) -> list[tuple[str, str, str, datetime, float]]:
     """(source, entity, metric, ts, value) rows of ``metrics`` since ``since``, oldest first."""
     g = schema.GlassMetricRow
@@ -228,13 +238,19 @@ async def glass_series(
         .where(g.metric.in_(list(metrics)), g.ts >= since)
         .order_by(g.ts)
     )
+    if simulated is not None:
+        stmt = stmt.where(from_data(g.source, simulated))
     async with db.engine.connect() as conn:
         return [tuple(r) for r in (await conn.execute(stmt)).all()]  # type: ignore[misc]
 
 
-async def newest_mood(db: Database) -> tuple[str, datetime, float, str] | None:
+async def newest_mood(
+    db: Database, *, simulated: bool | None = None
+) -> tuple[str, datetime, float, str] | None:
     m = schema.MoodReadingRow
     stmt = select(m.source, m.ts, m.value, m.label).order_by(m.ts.desc()).limit(1)
+    if simulated is not None:
+        stmt = stmt.where(from_data(m.source, simulated))
     async with db.engine.connect() as conn:
         row = (await conn.execute(stmt)).first()
     return tuple(row) if row else None  # type: ignore[return-value]
