@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from engine import numbers
+
 
 def price(value: float | None) -> str:
     """A price with as many decimals as its magnitude deserves."""
@@ -36,38 +38,28 @@ def percent(value: float | None) -> str:
     return f"{value:+.2f}%"
 
 
-# -- exact amounts (the trading book is kept in Decimal) ------------------------------------
+# -- exact amounts (the trading book is kept in Decimal; engine.numbers formats them) --------
 
 
 def qty(value: Decimal | None) -> str:
     """A quantity exactly as held, without trailing zeros: 0.01, 1,500."""
     if value is None:
         return "—"
-    return f"{_no_negative_zero(value).normalize():,f}"
+    return numbers.exact(value, grouping=True)
 
 
 def money(value: Decimal | None, *, signed: bool = False) -> str:
     """An amount of the quote currency in cents; amounts under a cent keep their digits."""
     if value is None:
         return "—"
-    value = _no_negative_zero(value)
-    sign = "+" if signed and value > 0 else ""
-    if value and abs(value) < _CENT:
-        return f"{sign}{value.normalize():f}"
-    return f"{sign}{value:,.2f}"
+    return numbers.money(value, signed=signed, grouping=True)
 
 
 def exact_price(value: Decimal | None) -> str:
     """A price with the decimals its magnitude deserves, trailing zeros past cents trimmed."""
     if value is None:
         return "—"
-    value = _no_negative_zero(value)
-    a = abs(value)
-    places = 2 if a >= 1000 else 4 if a >= 1 else 5 if a >= _CENT else 8
-    text = f"{value:,.{places}f}"
-    whole, _, fraction = text.partition(".")
-    fraction = fraction.rstrip("0").ljust(2, "0")
-    return f"{whole}.{fraction}"
+    return numbers.price(value, grouping=True)
 
 
 def bps(value: Decimal | None) -> str:
@@ -81,10 +73,3 @@ def pnl_style(value: Decimal | None) -> str:
     if not value:
         return ""
     return "green" if value > 0 else "red"
-
-
-_CENT = Decimal("0.01")
-
-
-def _no_negative_zero(value: Decimal) -> Decimal:
-    return abs(value) if value.is_zero() else value

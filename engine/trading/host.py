@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from engine.api import LotView, OrderPreview, OrderResult, PositionView, TradingView
@@ -223,25 +222,24 @@ def position_view(p: Position) -> PositionView:
     )
 
 
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
 def _summary(order: Any) -> str:
+    """The order's outcome for people (the desk's toast, the command line): money to cents."""
+    from engine import numbers
+
+    side, symbol = order.side.value, order.symbol
+    quote = symbol.partition("/")[2]
     if order.state is OrderState.FILLED:
         return (
-            f"{order.side.value} {_plain(order.filled)} {order.symbol} filled at "
-            f"{_plain(order.average_price)}, fee {_plain(order.fees)}"
+            f"{side} {numbers.quantity(order.filled)} {symbol} filled at "
+            f"{numbers.price(order.average_price)}, fee {numbers.money(order.fees)} {quote}"
         )
     if order.state.working:
-        done = f", {_plain(order.filled)} filled" if order.filled else ""
-        return f"{order.side.value} {_plain(order.quantity)} {order.symbol} resting at " + (
-            f"{_plain(order.limit_price)}{done}"
+        done = f", {numbers.quantity(order.filled)} filled" if order.filled else ""
+        return (
+            f"{side} {numbers.quantity(order.quantity)} {symbol} resting at "
+            f"{numbers.price(order.limit_price)}{done}"
         )
-    return f"{order.side.value} {order.symbol}: {order.state.value}" + (
-        f" ({order.reason})" if order.reason else ""
-    )
+    return f"{side} {symbol}: {order.state.value}" + (f" ({order.reason})" if order.reason else "")
 
 
 def _duplicate(order: Any) -> str:
