@@ -83,19 +83,23 @@ class SimSettings(_Section):
 
 
 class DatabaseSettings(_Section):
-    url: str | None = Field(None, description="sqlite:///PATH or postgresql://…; default: data dir")
+    url: str | None = Field(
+        None, description="sqlite:////ABSOLUTE/PATH or postgresql://…; default: data dir"
+    )
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from ledgers.urls import DatabaseURLError, normalize_url
+        from ledgers.urls import DatabaseURLError, check_sqlite_directory, normalize_url
 
         try:
-            return normalize_url(value)
+            url = normalize_url(value)
+            check_sqlite_directory(value)
         except DatabaseURLError as exc:
             raise ValueError(str(exc)) from None
+        return url
 
 
 class EngineSettings(_Section):
@@ -261,7 +265,9 @@ class Settings(BaseSettings):
         """The configured URL, or the SQLite file in the platform data directory."""
         if self.database.url:
             return self.database.url
-        return f"sqlite+aiosqlite:///{data_dir() / 'omc.db'}"
+        folder = data_dir()
+        folder.mkdir(parents=True, exist_ok=True)  # ours to create, unlike a --db directory
+        return f"sqlite+aiosqlite:///{folder / 'omc.db'}"
 
 
 # The file's content reaches the settings source through this variable because pydantic
@@ -341,15 +347,20 @@ def _explain(
     exc: ValidationError, file: Path, file_data: dict[str, Any], overrides: dict[str, Any]
 ) -> str:
     lines = []
+    given = _drop_none(overrides)  # a flag left out is not where a bad value came from
     for err in exc.errors():
         loc = [str(p) for p in err["loc"]]
         key = ".".join(loc)
-        origin = _origin(loc, file, file_data, overrides)
+        origin = _origin(loc, file, file_data, given)
         if err["type"] == "extra_forbidden":
             known = _known_keys(loc[:-1])
             lines.append(f"{origin}: unknown key {key!r}; known keys here: {', '.join(known)}")
             continue
         got = err.get("input")
+        if key == "database.url" and isinstance(got, str):
+            from ledgers.urls import mask_url
+
+            got = mask_url(got)  # a password never reaches the terminal
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
         msg = err["msg"].removeprefix("Value error, ")
         lines.append(f"{origin}: bad value for {key!r}{shown}: {msg}")
@@ -360,15 +371,26 @@ def _origin(
     loc: list[str], file: Path, file_data: dict[str, Any], overrides: dict[str, Any]
 ) -> str:
     if _has_path(overrides, loc):
-        return "command line"
+        flag = _FLAGS.get(".".join(loc[:2]))
+        return f"command line ({flag})" if flag else "command line"
     env = "OMC_" + "__".join(p.upper() for p in loc)
     for n in range(len(loc), 0, -1):
         name = "OMC_" + "__".join(p.upper() for p in loc[:n])
         if name in os.environ:
             return f"environment variable {name}"
+    named = " (named by OMC_CONFIG)" if _named_by_env(file) else ""
     if _has_path(file_data, loc) or not loc:
-        return str(file)
-    return f"{file} or {env}"
+        return f"config file {file}{named}"
+    return f"config file {file}{named} or {env}"
+
+
+# The flags of ``omc`` and ``omc-engine`` that set a key, so an error names what was typed.
+_FLAGS = {"database.url": "--db", "sim.speed": "--speed", "sim.enabled": "--sim"}
+
+
+def _named_by_env(file: Path) -> bool:
+    env = os.environ.get("OMC_CONFIG")
+    return bool(env) and Path(env).expanduser() == file
 
 
 def _has_path(data: dict[str, Any], loc: list[str]) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -10,7 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
-from ledgers.urls import DatabaseURLError, mask_url, normalize_url
+from ledgers.urls import DatabaseURLError, check_sqlite_directory, mask_url, normalize_url
 
 __all__ = ["Database", "DatabaseURLError", "mask_url", "normalize_url"]
 
@@ -30,7 +29,7 @@ class Database:
                 kwargs["poolclass"] = StaticPool
                 kwargs["connect_args"] = {"check_same_thread": False}
             else:
-                Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                check_sqlite_directory(self.url)  # never create a directory a typo named
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

@@ -5,10 +5,13 @@ Kept free of SQLAlchemy so validating a ``--db`` flag costs nothing at start-up.
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 URL_FORMS = (
-    "sqlite:///PATH (or sqlite+aiosqlite:///PATH) for a file, "
+    "sqlite:///PATH (or sqlite+aiosqlite:///PATH) for a file, relative to the current "
+    "directory, and sqlite:////PATH (four slashes) for an absolute path such as "
+    "sqlite:////tmp/omc.db, "
     "or postgresql://USER[:PASSWORD]@HOST[:PORT]/DBNAME (or postgresql+asyncpg://…)"
 )
 SQLITE_SCHEMES = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
@@ -44,6 +47,45 @@ def normalize_url(url: str) -> str:
             )
         return f"postgresql+asyncpg://{rest}"
     raise DatabaseURLError(f"unsupported database URL {mask_url(text)!r}; expected {URL_FORMS}")
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (relative to the current directory unless absolute)."""
+    scheme, _, rest = url.strip().partition("://")
+    if scheme.lower() not in SQLITE_SCHEMES or not rest.startswith("/"):
+        return None
+    path = rest[1:].partition("?")[0]  # one slash ends the URL's (empty) host
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return Path(path)
+
+
+def check_sqlite_directory(url: str) -> None:
+    """Refuse a SQLite file whose directory does not exist, rather than create it silently."""
+    file = sqlite_file(url)
+    if file is None:
+        return
+    folder = file.parent
+    if folder.is_dir():
+        return
+    shown = folder if folder.is_absolute() else f"{folder} (in {Path.cwd()})"
+    message = f"the directory {shown} for the SQLite file {file.name} does not exist"
+    rooted = Path("/") / file
+    if not file.is_absolute() and rooted.parent.is_dir():
+        message += (
+            f"; for the absolute path {rooted} write four slashes: "
+            f"{url.strip().partition('://')[0]}:///{rooted}"
+        )
+    raise DatabaseURLError(message)
+
+
+def display_url(url: str) -> str:
+    """How a database is named to people: a SQLite file's path, else the masked URL."""
+    file = sqlite_file(url)
+    if file is not None:
+        return str(file if file.is_absolute() else Path.cwd() / file)
+    scheme, sep, rest = mask_url(url).partition("://")
+    return f"{scheme.partition('+')[0]}{sep}{rest}"
 
 
 def mask_url(url: str) -> str:

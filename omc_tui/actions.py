@@ -140,3 +140,34 @@ def bindings() -> list[Binding]:
 def unknown_ids(keymap: dict[str, str]) -> list[str]:
     """Key-map entries that name no action (reported to the user, not silently ignored)."""
     return [action_id for action_id in keymap if action_id not in BY_ID]
+
+
+class KeymapError(ValueError):
+    """A ``[desk.keymap]`` the desk refuses to start with; the message says what to change."""
+
+
+def check_keymap(keymap: dict[str, str]) -> None:
+    """Refuse unknown action ids, and a key two actions would share.
+
+    Textual gives a remapped key to the new action and silently drops the old one, so mapping
+    an action onto ``q`` would lose quit: both actions are named instead.
+    """
+    if bad := unknown_ids(keymap):
+        raise KeymapError(
+            f"[desk.keymap] names unknown action {', '.join(map(repr, bad))}; "
+            f"known actions: {', '.join(sorted(BY_ID))}"
+        )
+    owner: dict[str, str] = {}
+    for action in ACTIONS:
+        for key in _keys(keymap.get(action.id, action.keys)):
+            if key in owner:
+                moved, kept = sorted((owner[key], action.id), key=lambda a: a not in keymap)
+                raise KeymapError(
+                    f"[desk.keymap] maps {moved} onto {key!r}, which {kept} uses; "
+                    f"pick another key, or remap {kept} too"
+                )
+            owner[key] = action.id
+
+
+def _keys(keys: str) -> list[str]:
+    return [k.strip() for k in keys.split(",") if k.strip()]

@@ -1,42 +1,39 @@
-"""``omc``: open the desk on a local engine, or run one of the scripting commands."""
+"""``omc``: open the desk on a local engine; a command runs the scripting CLI (``engine.cli``)."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
+from typing import TYPE_CHECKING
 
-from engine import cli as engine_cli
+from engine.cli import common
+from engine.cli.parser import parser
 
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="omc",
-        description="Oh My Coins: a keyboard-driven terminal trading desk. "
-        "With no command, opens the desk.",
-    )
-    p.add_argument("--sim", action="store_true", help="start on the simulated market")
-    p.add_argument("--speed", type=float, help="simulated seconds per real second (with --sim)")
-    p.add_argument("--db", metavar="URL", help="database URL: sqlite:///PATH or postgresql://…")
-    p.add_argument("--config", metavar="PATH", help="config file (default: platform config dir)")
-    engine_cli.add_commands(p.add_subparsers(dest="command", metavar="COMMAND"))
-    return p
+if TYPE_CHECKING:
+    from engine.config import Settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = common.parse(parser(), argv)
+    check = functools.partial(_check_keymap, args.config)
+    if args.command == "config":  # the config it shows must be one the desk can start with
+        return common.run(args, check=check)
+    if args.command:
+        return common.run(args)
+    if args.json:
+        return _fail("--json needs a command, e.g. omc positions --json", 2)
+    return _open_desk(args)
+
+
+def _open_desk(args: argparse.Namespace) -> int:
     from engine import config
 
     try:
-        settings = config.load(
-            args.config,
-            sim={"enabled": True if args.sim else None, "speed": args.speed},
-            database={"url": args.db},
-        )
-    except config.ConfigError as exc:
-        print(f"omc: {exc}", file=sys.stderr)
-        return 2
-    if args.command:
-        return engine_cli.run(args, settings)
+        settings = common.load_settings(args)
+        _check_keymap(args.config, settings)
+    except (config.ConfigError, common.UsageError) as exc:
+        return _fail(str(exc), 2)
     if settings.sim.enabled:
         from engine.warmup import preload_simulator
 
@@ -52,6 +49,22 @@ def main(argv: list[str] | None = None) -> int:
     app = DeskApp(LocalEngine(settings, storage_delay=0.3), settings.desk)
     app.run()
     return app.return_code or 0
+
+
+def _check_keymap(config_file: str | None, settings: Settings) -> None:
+    """Refuse a key map that names an unknown action or would take a key from another one."""
+    from engine.config import config_path
+    from omc_tui.actions import KeymapError, check_keymap
+
+    try:
+        check_keymap(settings.desk.keymap)
+    except KeymapError as exc:
+        raise common.UsageError(f"config file {config_path(config_file)}: {exc}") from None
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"omc: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

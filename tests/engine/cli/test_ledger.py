@@ -1,4 +1,4 @@
-"""The scripting CLI: ledger stats, export, db and config commands, and their exit codes."""
+"""omc ledger, export, quality and db: what they print and their exit codes."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ledgers.database import Database
 from ledgers.market import Candle
 from ledgers.migrate import head_revision
 from ledgers.store import LedgerStore
-from omc_tui.cli import main
+from tests.engine.cli.shell import run
 
 T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 
@@ -42,12 +42,6 @@ def seed(db_url: str) -> None:
         await db.dispose()
 
     asyncio.run(go())
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_ledger_stats_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,30 +130,9 @@ def test_db_upgrade_and_current(db_url: str, capsys: pytest.CaptureFixture[str])
     assert info["up_to_date"] is True and info["current"] == info["head"]
 
 
-def test_config_show_json_masks_secrets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "c.toml"
-    path.write_text('[database]\nurl = "postgresql://omc:hunter2@db/omc"\n[sim]\nseed = 11\n')
-    code, out, _ = run(capsys, "--config", str(path), "config", "show", "--json")
-    assert code == 0 and "hunter2" not in out
-    data = json.loads(out)
-    assert (
-        data["sim"]["seed"] == 11
-        and data["database"]["url"] == "postgresql+asyncpg://omc:***@db/omc"
-    )
-
-
 def test_bad_db_flag_exits_2_with_the_accepted_forms(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--db", "mongodb://x", "ledger", "stats")
     assert code == 2 and "sqlite:///PATH" in err and "postgresql://" in err
-
-
-def test_malformed_config_exits_2_naming_the_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = tmp_path / "broken.toml"
-    path.write_text("[market\n")
-    code, _, err = run(capsys, "--config", str(path), "config", "show")
-    assert code == 2 and str(path) in err
 
 
 def test_unreachable_database_fails_with_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from omc_tui.cli import main
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.engine.cli.shell import run
 
 
 def omc(capsys: pytest.CaptureFixture[str], db_url: str, *argv: str) -> tuple[int, str, str]:
@@ -53,8 +48,8 @@ def test_a_refused_order_exits_1_with_the_rule_and_a_repeat_is_not_resent(
     code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "0.0000000001")
     assert code == 1
     assert "steps of 0.00001" in out
-    code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "abc")
-    assert code == 1 and "quantity must be a number" in out + _
+    code, out, err = omc(capsys, db_url, "order", "buy", "BTC", "abc")
+    assert code == 2 and out == "" and err == "omc: quantity must be a number, got 'abc'\n"
     code, out, err = omc(capsys, db_url, "order", "sell", "BTC", "0.01", "--json")
     assert code == 1 and json.loads(out)["rule"] == "insufficient_funds"
 
@@ -97,53 +92,6 @@ def test_orders_rest_and_cancel(capsys: pytest.CaptureFixture[str], db_url: str)
     assert omc(capsys, db_url, "cancel")[0] == 2  # neither an id nor --all
 
 
-def test_backtest_promote_deploy(
-    capsys: pytest.CaptureFixture[str], db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, out, err = omc(
-        capsys,
-        db_url,
-        "backtest",
-        "ma_cross",
-        "--symbol",
-        "BTC",
-        "--timeframe",
-        "1h",
-        "--param",
-        "fast=5",
-        "--param",
-        "slow=20",
-        "--json",
-    )
-    assert code == 0, err
-    view = json.loads(out)
-    assert view["strategy"] == "ma_cross" and view["params"] == {"fast": 5, "slow": 20}
-    assert view["bars"] > 100 and "sharpe" in view["metrics"]
-    if not view["gate_passed"]:
-        code, _, err = omc(capsys, db_url, "promote", view["id"])
-        assert code == 1 and "governance gate" in err
-    # With a gate that anything passes, a human may promote and deploy.
-    monkeypatch.setenv("OMC_TRADING__GATE_MIN_TRADES", "0")
-    monkeypatch.setenv("OMC_TRADING__GATE_MIN_SHARPE", "-1000")
-    monkeypatch.setenv("OMC_TRADING__GATE_MAX_DRAWDOWN_PCT", "100")
-    code, out, _ = omc(capsys, db_url, "backtest", "rsi", "--symbol", "ETH", "--json")
-    passed = json.loads(out)
-    assert passed["gate_passed"]
-    code, _, err = omc(capsys, db_url, "deploy", passed["id"])
-    assert code == 1 and "not promoted" in err
-    assert omc(capsys, db_url, "promote", passed["id"])[0] == 0
-    code, out, _ = omc(capsys, db_url, "deploy", passed["id"], "--allocation", "500", "--json")
-    deployed = json.loads(out)
-    assert deployed["name"] == "rsi:ETH/AUD:1h" and deployed["active"]
-    assert Decimal(deployed["allocation"]) == Decimal("500")
-    code, out, _ = omc(capsys, db_url, "undeploy", "rsi:ETH/AUD:1h", "--json")
-    assert json.loads(out)["active"] is False
-    code, _, err = omc(capsys, db_url, "backtest", "nope", "--symbol", "BTC")
-    assert code == 1 and "known: breakout, ma_cross, rsi" in err
-    code, _, err = omc(capsys, db_url, "backtest", "ma_cross", "--symbol", "BTC", "--param", "x")
-    assert code == 2
-
-
 def test_tax_report_csv(capsys: pytest.CaptureFixture[str], db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
     omc(capsys, db_url, "order", "buy", "BTC", "0.01")
     omc(capsys, db_url, "order", "sell", "BTC", "0.004")
@@ -165,39 +113,6 @@ def test_tax_report_csv(capsys: pytest.CaptureFixture[str], db_url: str, tmp_pat
     assert json.loads(out)["rows"] == []
 
 
-def test_live_mode_says_why_it_cannot_trade(
-    capsys: pytest.CaptureFixture[str], db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OMC_TRADING__MODE", "live")
-    code, _, err = omc(capsys, db_url, "positions")
-    assert code == 1 and "not the simulator" in err
-    code, _, err = run(capsys, "--db", db_url, "positions")
-    assert code == 1 and "needs API keys" in err
-    # With keys but no venue to reach, nothing trades and the reason is the venue's.
-    monkeypatch.setenv("OMC_TRADING__API_KEY", "k-123456")
-    monkeypatch.setenv("OMC_TRADING__API_SECRET", "s-abcdef")
-    code, _, err = run(capsys, "--db", db_url, "order", "buy", "BTC", "0.01")
-    assert code == 1 and "live trading cannot start" in err
-    assert "s-abcdef" not in err
-
-
-def test_arming_live_from_the_command_line(
-    capsys: pytest.CaptureFixture[str], db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, _, err = run(capsys, "--db", db_url, "live", "arm", "--confirm", "ARM LIVE")
-    assert code == 1 and "trades on paper" in err
-    monkeypatch.setenv("OMC_TRADING__MODE", "live")
-    code, _, err = run(capsys, "--db", db_url, "live", "arm", "--confirm", "arm live")
-    assert code == 1 and "not armed" in err
-    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    code, _, err = run(capsys, "--db", db_url, "live", "arm")
-    assert code == 2 and "--confirm" in err
-    code, out, _ = run(capsys, "--db", db_url, "live", "arm", "--confirm", "ARM LIVE", "--json")
-    assert code == 0 and json.loads(out)["armed"] is True
-    code, out, _ = run(capsys, "--db", db_url, "live", "disarm", "--json")
-    assert json.loads(out)["armed"] is False
-
-
 def test_a_limit_order_with_an_expiry(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
     code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "0.002", "--json")
     price = Decimal(json.loads(out)["fills"][0]["price"])
@@ -210,8 +125,31 @@ def test_a_limit_order_with_an_expiry(capsys: pytest.CaptureFixture[str], db_url
     lives = datetime.fromisoformat(order["expires_at"]) - created
     assert abs(lives - timedelta(hours=2)) < timedelta(seconds=1)  # the engine's clock runs
     code, _, err = omc(capsys, db_url, "order", "buy", "BTC", "0.002", "--expires", "2h")
-    assert code == 1 and "only a limit order can expire" in err
+    assert code == 2 and "--expires needs --limit" in err
     code, _, err = omc(
         capsys, db_url, "order", "buy", "BTC", "1", "--limit", below, "--expires", "soon"
     )
     assert code == 2 and "--expires" in err
+
+
+def test_people_see_cents_and_steps_while_json_stays_exact(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "0.01")
+    assert code == 0 and re.search(r"filled at \d+\.\d{2}, fee \d+\.\d{2} AUD$", out.strip()), out
+    code, out, _ = omc(capsys, db_url, "positions")
+    heads, row = out.splitlines()
+    cells = dict(zip(re.split(r"\s{2,}", heads.strip()), row.split(), strict=True))
+    assert cells["symbol"] == "BTC/AUD" and cells["qty"] == "0.01"
+    for money in ("value", "unrealized", "realized"):
+        assert re.fullmatch(r"-?\d+\.\d{2}", cells[money]), cells
+    assert re.fullmatch(r"\d+(\.\d{1,2})?", cells["avg cost"]), cells  # not 28 digits
+    code, out, _ = omc(capsys, db_url, "positions", "--json")
+    exact = json.loads(out)[0]["average_cost"]
+    assert len(exact.partition(".")[2]) > 2  # the book's own figure, every digit
+    code, out, _ = omc(capsys, db_url, "pnl")
+    for line in out.splitlines():
+        assert re.search(r"(-?\d+\.\d{2} AUD|—)$", line), line
+    code, out, _ = omc(capsys, db_url, "fills")
+    fee = re.split(r"\s{2,}", out.splitlines()[1].strip())[5]
+    assert re.fullmatch(r"\d+\.\d{2}", fee), out
