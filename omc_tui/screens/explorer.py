@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -18,8 +18,9 @@ from textual.widgets import DataTable, Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from engine import numbers
 from engine.api import EngineAPI, LedgerPage
-from engine.config import normalize_symbol
+from engine.config import data_dir, normalize_symbol
 
 # The tables of each ledger. The desk may not import ``ledgers``; an unknown name here fails
 # loudly in the engine's ``browse`` rather than silently showing nothing.
@@ -248,7 +249,8 @@ class ExplorerScreen(Screen[None]):
     def action_export(self) -> None:
         stamp = datetime.now().astimezone().strftime("%Y%m%d-%H%M%S")  # the user's own clock
         what = Text.assemble((self._table, "bold"), " (filter: ", self._filter_text(), ")")
-        self.app.push_screen(_ExportPath(f"{self._table}-{stamp}.csv", what), self._export_to)
+        default = _exports_dir() / f"{self._table}-{stamp}.csv"
+        self.app.push_screen(_ExportPath(str(default), what), self._export_to)
 
     def _export_to(self, path: str | None) -> None:
         if path is None:
@@ -256,7 +258,12 @@ class ExplorerScreen(Screen[None]):
         if not path.strip():
             self.notify("export needs a file name", severity="error")
             return
-        self._export(os.path.expanduser(path.strip()))
+        target = Path(path.strip()).expanduser()
+        if not target.is_absolute():  # a bare name goes with the other exports, not the cwd
+            target = _exports_dir() / target
+        if target.parent == _exports_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        self._export(str(target))
 
     # Not exclusive: each export writes its own file, and a second must not abort the first.
     @work(group="explorer.export", exit_on_error=False, name="export")
@@ -272,7 +279,7 @@ class ExplorerScreen(Screen[None]):
                 f"export to {path} cancelled; the file may be incomplete", severity="warning"
             )
             raise
-        self.notify(f"wrote {count} rows to {path}")
+        self.notify(f"wrote {numbers.count(count, 'row')} to {path}")
 
     def action_close(self) -> None:
         self.app.pop_screen()
@@ -318,6 +325,11 @@ def _cell(value: object) -> Text:
         text = str(value)
     flat = " ".join(text.split())
     return Text(flat if len(flat) <= CELL_WIDTH else flat[: CELL_WIDTH - 1] + "…")
+
+
+def _exports_dir() -> Path:
+    """Exports of the explorer: a folder in the data directory, wherever the desk started."""
+    return data_dir() / "exports"
 
 
 def _describe(exc: BaseException | None) -> str:

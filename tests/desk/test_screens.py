@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from textual.notifications import Notification, Notify
 from textual.widgets import DataTable, Input, Static
 
+from engine import numbers
 from omc_tui.screens.explorer import PAGE_ROWS, ExplorerScreen
 from omc_tui.screens.jobs import JobsScreen
 from tests.desk.conftest import make_desk, screen_text, settle
@@ -181,6 +183,7 @@ async def test_explorer_browses_searches_and_pages(tmp_path: Path) -> None:
 
 
 async def test_symbol_filter_and_export(tmp_path: Path) -> None:
+    exports = Path(os.environ["XDG_DATA_HOME"]) / "omc" / "exports"
     app = make_desk(tmp_path)
     notices = Notices()
     async with app.run_test(size=(120, 36), message_hook=notices) as pilot:
@@ -193,7 +196,8 @@ async def test_symbol_filter_and_export(tmp_path: Path) -> None:
             await pilot.press("x")
             await pilot.pause()
             path_input = app.screen.query_one("#export-path", Input)
-            assert path_input.value.startswith("human_items-") and path_input.value.endswith(".csv")
+            assert path_input.value.startswith(str(exports / "human_items-"))
+            assert path_input.value.endswith(".csv")
             path_input.value = str(tmp_path / name)
             await pilot.press("enter")
             path = tmp_path / name
@@ -238,6 +242,29 @@ class _BrokenBrowse:
 
     async def browse(self, table: str, **filters):
         raise ConnectionError("engine went away")
+
+
+async def test_export_by_name_goes_to_the_exports_folder_not_the_current_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports = Path(os.environ["XDG_DATA_HOME"]) / "omc" / "exports"
+    here = tmp_path / "cwd"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    app = make_desk(tmp_path)
+    notices = Notices()
+    async with app.run_test(size=(120, 36), message_hook=notices) as pilot:
+        await open_explorer(pilot, table="human_items")
+        await pilot.press("x")
+        await pilot.pause()
+        path_input = app.screen.query_one("#export-path", Input)
+        path_input.value = "mine.csv"
+        await pilot.press("enter")
+        await until(pilot, lambda: notices.said(f"to {exports / 'mine.csv'}"))
+        assert (exports / "mine.csv").exists() and list(here.iterdir()) == []
+        wrote = next(n.message for n in notices if n.message.startswith("wrote"))
+        rows = len((exports / "mine.csv").read_text().splitlines()) - 1
+        assert wrote == f"wrote {numbers.count(rows, 'row')} to {exports / 'mine.csv'}"
 
 
 async def test_a_failing_query_is_shown_not_lost(tmp_path: Path) -> None:
