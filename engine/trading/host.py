@@ -10,18 +10,23 @@ from engine.api import LotView, OrderPreview, OrderResult, PositionView, Trading
 from engine.config import Settings, normalize_symbol
 from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
+from engine.trading.books import book_id
 from engine.trading.messages import fill_event, order_event
 from engine.trading.model import ZERO, OrderRequest, OrderState, Position
 from engine.trading.portfolio import CostMethod
 from engine.trading.research import Research
 from engine.trading.store import TradingStore
-from engine.trading.trader import Trader
+from engine.trading.trader import Trader, TradingError
 from engine.trading.venue import FeedMarket
 from ledgers.database import Database
 
 
 class TradingHost:
-    """Owns the paper trader of one engine and translates between it and the EngineAPI."""
+    """Owns the trader of one engine's current book and translates between it and the EngineAPI.
+
+    The book follows the market: the simulated market and each venue keep their own paper
+    book, so when the engine's feed switches market the host opens that market's book.
+    """
 
     def __init__(
         self,
@@ -38,22 +43,9 @@ class TradingHost:
         self.market = FeedMarket(
             feed, taker_fee=t.taker_fee, maker_fee=t.maker_fee, depth=settings.market.book_depth
         )
-        options: dict[str, Any] = {
-            "limits": t.limits(),
-            "starting_cash": t.starting_cash,
-            "quote": settings.market.quote,
-            "method": CostMethod(t.cost_method),
-        }
-        if t.mode == "live":
-            from engine.trading.live_trader import LiveTrader
-
-            broker = live_broker(settings, now)
-            self.trader = LiveTrader(
-                self.store, self.market, publish, now, broker=broker, **options
-            )
-        else:
-            self.trader = Trader(self.store, self.market, publish, now, **options)
+        self.publish = publish
         self.now = now
+        self.trader = self._make_trader()
         self.research = Research(
             db,
             self.trader,
@@ -64,8 +56,41 @@ class TradingHost:
             allocation=t.allocation,
         )
 
+    def _make_trader(self) -> Trader:
+        t = self.settings.trading
+        options: dict[str, Any] = {
+            "limits": t.limits(),
+            "starting_cash": t.starting_cash,
+            "quote": self.settings.market.quote,
+            "method": CostMethod(t.cost_method),
+        }
+        if t.mode == "live" and not self.market.simulated:
+            from engine.trading.live_trader import LiveTrader
+
+            broker = live_broker(self.settings, self.now)
+            return LiveTrader(
+                self.store, self.market, self.publish, self.now, broker=broker, **options
+            )
+        if t.mode == "live":
+            raise TradingError("live trading needs the venue's market data, not the simulator")
+        return Trader(self.store, self.market, self.publish, self.now, **options)
+
+    @property
+    def book(self) -> str:
+        return self.trader.book
+
     async def open(self) -> None:
         await self.trader.open()
+
+    async def follow_market(self) -> None:
+        """Open the book of the market the feed now shows (after a switch of market)."""
+        if book_id(self.trader.mode, self.market.venue) == self.trader.book:
+            return
+        async with self.trader._lock:  # an order in flight finishes in the book it began in
+            trader = self._make_trader()
+            await trader.open()
+            self.trader = trader
+            self.research.trader = trader
 
     def install_jobs(self, jobs: JobRunner) -> None:
         t = self.settings.trading
@@ -117,7 +142,7 @@ class TradingHost:
     async def place(self, request: OrderRequest) -> OrderResult:
         result = await self.trader.place(request)
         order = order_event(result.order)
-        fills = tuple(fill_event(f, self.trader.mode) for f in result.fills)
+        fills = tuple(fill_event(f, result.order.book) for f in result.fills)
         if result.decision is None:
             return OrderResult(order, False, "duplicate", _duplicate(result.order), fills)
         if result.order.state is OrderState.REJECTED:
@@ -159,25 +184,25 @@ class TradingHost:
         working = [
             o
             for o in await self.store.orders(
-                self.trader.mode, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
+                self.trader.book, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
             )
         ]
-        recent = await self.store.orders(self.trader.mode, limit=orders)
+        recent = await self.store.orders(self.trader.book, limit=orders)
         seen = {o.client_id for o in working}
         listed = working + [o for o in recent if o.client_id not in seen]
-        recent_fills = await self.store.fills(self.trader.mode, limit=fills, newest_first=True)
+        recent_fills = await self.store.fills(self.trader.book, limit=fills, newest_first=True)
         return TradingView(
             trading=self.trader.trading_event(),
             portfolio=self.trader.portfolio_event(),
             positions=tuple(position_view(p) for p in self.trader.positions()),
             orders=tuple(order_event(o) for o in listed[: max(orders, len(working))]),
-            fills=tuple(fill_event(f, self.trader.mode) for f in recent_fills),
+            fills=tuple(fill_event(f, self.trader.book) for f in recent_fills),
             tax_zone=self.settings.trading.tax_timezone,
         )
 
     async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:
         states = [OrderState.OPEN, OrderState.PARTIALLY_FILLED] if open_only else None
-        found = await self.store.orders(self.trader.mode, states=states, limit=limit)
+        found = await self.store.orders(self.trader.book, states=states, limit=limit)
         return [order_event(o) for o in found]
 
     def lots(self) -> list[LotView]:
@@ -249,11 +274,8 @@ def _duplicate(order: Any) -> str:
 def live_broker(settings: Settings, now: Callable[[], datetime]) -> Any:
     """The venue's live broker, with keys from the configuration."""
     from engine.trading.live import LiveBroker, build_exchange
-    from engine.trading.trader import TradingError
 
     t = settings.trading
-    if settings.sim.enabled:
-        raise TradingError("live trading needs the venue's market data, not the simulator")
     if t.api_key is None or t.api_secret is None:
         raise TradingError(
             "live trading needs API keys: set [trading] api_key and api_secret "
