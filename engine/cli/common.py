@@ -132,7 +132,8 @@ def run(args: argparse.Namespace, check: Callable[[config.Settings], None] | Non
             code, message = explain(exc)
             if code is None:
                 log.error("%s failed", args.prog, exc_info=exc)
-                message = f"{message} (details in {logfile})"
+                said = f": {message}" if message else ""
+                message = f"{args.prog} failed unexpectedly{said} (details in {logfile})"
             return _fail(message, code or 1)
 
 
@@ -154,7 +155,7 @@ def explain(exc: Exception) -> tuple[int | None, str]:
     ):
         if _is(exc, module, name):
             return 1, str(exc)
-    return None, str(exc) or "the command failed unexpectedly"
+    return None, str(exc)
 
 
 def _bad_input(exc: Exception) -> bool:

@@ -158,3 +158,17 @@ def test_help_names_the_four_slash_form() -> None:
     assert code == 0 and "sqlite:////" in out and "before or after the command" in out
     code, out, _ = run_process("positions", "--help")
     assert code == 0 and "sqlite:////" in out
+
+
+def test_an_unforeseen_failure_is_one_sentence_and_the_details_go_to_the_log(
+    capsys: pytest.CaptureFixture[str], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(db: object) -> None:
+        raise KeyError("candles")
+
+    monkeypatch.setattr("ledgers.queries.table_stats", broken)
+    code, _, err = run(capsys, "ledger", "stats", "--db", sqlite_url)
+    log = Path(os.environ["XDG_DATA_HOME"]) / "omc" / "omc-cli.log"
+    assert code == 1 and plain_sentence(err), err
+    assert err == f"omc: omc ledger stats failed unexpectedly: 'candles' (details in {log})\n"
+    assert "Traceback" in log.read_text() and "KeyError" in log.read_text()
