@@ -124,6 +124,7 @@ class DeskApp(TradingDesk):
         await self.engine.start()
         self.apply_snapshot(self.engine.snapshot())
         self.consume_events()
+        self._show_waiting()
         self._book_changed(fills=True)
         self.set_interval(TICK_SECONDS, self._tick)
         self.watchlist.focus()
@@ -132,6 +133,7 @@ class DeskApp(TradingDesk):
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self._set_mode(snap.mode)
+        self.storage_ready = snap.ready
         self.header.now = snap.now
         watchlist = self.watchlist
         watchlist.set_rows(snap.watchlist)
@@ -164,12 +166,15 @@ class DeskApp(TradingDesk):
         elif isinstance(event, FeedEvent):
             self.status.on_feed(event)
             self._update_banner()
+            if event.feed in ("database", "trading"):
+                self._show_waiting()
         elif isinstance(event, InstrumentsEvent):
             self.watchlist.mark_unknown(event.unknown)
         elif isinstance(event, ModeEvent):
             self._set_mode(event)
         elif isinstance(event, ReadyEvent):
             self.apply_snapshot(self.engine.snapshot())
+            self._show_waiting()
             self.load_chart()
             self.load_intel()
         elif isinstance(event, LedgerEvent):

@@ -14,3 +14,11 @@ class BookChanged(Message):
         super().__init__()
         self.view = view
         self.fills_changed = fills_changed  # lots, the equity curve and the tax year may differ
+
+
+class BookWaiting(Message):
+    """The book cannot be read yet, or at all: ``reason`` says what it waits for."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason

@@ -6,8 +6,9 @@ from textual import work
 from textual.app import App
 
 from engine.api import EngineAPI, TradingView
+from engine.trading.commands import TradingUnavailable
 from omc_tui import format as fmt
-from omc_tui.messages import BookChanged
+from omc_tui.messages import BookChanged, BookWaiting
 from omc_tui.screens.arm import ArmLive
 from omc_tui.screens.confirm import Choice, Confirm
 from omc_tui.screens.pnl import PnLScreen
@@ -31,11 +32,41 @@ class TradingDesk(App[int]):
     blotter: Blotter
 
     book_view: TradingView | None = None  # the book as last read
+    book_problem: str | None = None  # why the engine cannot give the book (trading is down)
+    storage_ready = False
     _book_stale = False
     _book_loading = False
     _fills_changed = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        # The user's parameter edits per strategy: kept while the desk runs, whichever screen.
+        self.strategy_params: dict[str, str] = {}
+
     # -- the trading book ------------------------------------------------------------------
+
+    def book_waiting(self) -> str | None:
+        """What the book's panes and screens wait for; None once the book has been read."""
+        if self.book_view is not None:
+            return None
+        if self.book_problem is not None:
+            return self.book_problem
+        database = self.status.feed("database")
+        if database is not None and database.status == "down":
+            return f"waiting for the database ({database.error})"
+        if not self.storage_ready:
+            return "waiting for the database to open"
+        return "loading the book"
+
+    def _show_waiting(self) -> None:
+        """Tell the panes and the open screens what the book waits for, until it is read."""
+        reason = self.book_waiting()
+        if reason is None:
+            return
+        self.positions.wait(reason)
+        self.blotter.wait(reason)
+        for screen in self.screen_stack[1:]:
+            screen.post_message(BookWaiting(reason))
 
     def _book_changed(self, *, fills: bool = False) -> None:
         """Re-read the book soon; a burst of orders, fills and marks costs one read at a time."""
@@ -51,12 +82,18 @@ class TradingDesk(App[int]):
             while self._book_stale:
                 self._book_stale = False
                 fills, self._fills_changed = self._fills_changed, False
-                self._show_book(await self.engine.trading(), fills)
+                try:
+                    view = await self.engine.trading()
+                except TradingUnavailable as exc:  # the panes say why, not a notice per event
+                    self.book_problem = str(exc)
+                    self._show_waiting()
+                    return
+                self._show_book(view, fills)
         finally:
             self._book_loading = False
 
     def _show_book(self, view: TradingView, fills_changed: bool) -> None:
-        self.book_view = view
+        self.book_view, self.book_problem = view, None
         self.header.trading = view.trading
         self.positions.show(view.positions, view.portfolio)
         self.blotter.show(view.orders, view.fills)
@@ -71,7 +108,7 @@ class TradingDesk(App[int]):
         if self.symbol is None:
             self.notify("select a symbol first", severity="warning")
             return
-        self.push_screen(OrderTicket(self.engine, self.symbol, side))
+        self.push_screen(OrderTicket(self.engine, self.symbol, side, self.book_waiting()))
 
     def action_cancel_order(self) -> None:
         order = self.blotter.highlighted_order()
@@ -95,7 +132,15 @@ class TradingDesk(App[int]):
         working = (
             sum(1 for o in self.book_view.orders if o.state in WORKING) if self.book_view else 0
         )
-        if trading is not None and trading.kill_switch:
+        if trading is None:  # nothing to switch yet: say what it waits for
+            waiting = self.book_waiting() or "loading the book"
+            confirm = Confirm(
+                "The kill switch waits for the book",
+                f"{waiting[:1].upper()}{waiting[1:]}. No order can be placed until trading "
+                "has started; the switch can be set then.",
+                [],
+            )
+        elif trading.kill_switch:
             confirm = Confirm(
                 "Release the kill switch?",
                 "New orders will be accepted again, each still checked by the risk guard.",
@@ -130,7 +175,10 @@ class TradingDesk(App[int]):
 
     def action_arm_live(self) -> None:
         trading = self.header.trading
-        if trading is None or trading.mode != "live":
+        if trading is None:
+            waiting = self.book_waiting() or "loading the book"
+            self.notify(f"{waiting}: arming waits for the book", severity="warning")
+        elif trading.mode != "live":
             self.notify(
                 'this engine trades on paper: set [trading] mode = "live" to trade live',
                 severity="warning",
@@ -155,10 +203,18 @@ class TradingDesk(App[int]):
             self.notify("live trading ARMED: orders go to the venue", severity="warning")
 
     def action_pnl(self) -> None:
-        self.push_screen(PnLScreen(self.engine, self.book_view))
+        self.push_screen(PnLScreen(self.engine, self.book_view, self.book_waiting()))
 
     def action_strategies(self) -> None:
-        self.push_screen(StrategiesScreen(self.engine, self.symbol, self.timeframe))
+        self.push_screen(
+            StrategiesScreen(
+                self.engine,
+                self.symbol,
+                self.timeframe,
+                waiting=self.book_waiting(),
+                edits=self.strategy_params,
+            )
+        )
 
 
 def _working_sentence(count: int) -> str:

@@ -56,7 +56,9 @@ class Confirm(ModalScreen[str | None]):
                         variant=choice.variant,  # type: ignore[arg-type]
                         name=choice.value,
                     )
-                yield Button(Text.assemble("Cancel", (" esc", "dim")), name="")
+                # With nothing to choose the modal only informs: its one button closes it.
+                close = "Cancel" if self._choices else "Close"
+                yield Button(Text.assemble(close, (" esc", "dim")), name="")
 
     def on_mount(self) -> None:
         self.query(Button).first().focus()

@@ -192,6 +192,9 @@ class JobsScreen(Screen[None]):
             self._set_paused(name, not self._jobs[name].paused)
 
     def action_check_quality(self) -> None:
+        if "quality.check" not in self._jobs:  # the engine adds it once its database is open
+            self.notify("the quality check waits for the database to open", severity="warning")
+            return
         self._run("quality.check")
 
     def action_close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,12 +18,15 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from engine.api import EngineAPI, LotView, TradingView
+from engine.trading.commands import TradingUnavailable
 from omc_tui import format as fmt
-from omc_tui.messages import BookChanged
+from omc_tui.messages import BookChanged, BookWaiting
 from omc_tui.widgets.equity import EquityCurve
 from omc_tui.widgets.positions import PositionsPane
 
 CURVE_POINTS = 500
+# The engine's tax calendar until the book, which names it, has been read.
+DEFAULT_TAX_ZONE: str = next(f.default for f in fields(TradingView) if f.name == "tax_zone")
 
 
 def financial_year(moment: datetime, zone: ZoneInfo) -> int:
@@ -77,12 +81,15 @@ class PnLScreen(Screen[None]):
     ]
     AUTO_FOCUS = "#lots"
 
-    def __init__(self, engine: EngineAPI, view: TradingView | None = None) -> None:
+    def __init__(
+        self, engine: EngineAPI, view: TradingView | None = None, waiting: str | None = None
+    ) -> None:
         super().__init__()
         self.engine = engine
         self._view = view
+        self._waiting = waiting or "loading the book"  # shown until the book is read
         # Financial years and the CGT discount date follow the engine's tax calendar.
-        self.zone = ZoneInfo(view.tax_zone if view else TradingView.tax_zone)
+        self.zone = ZoneInfo(view.tax_zone if view else DEFAULT_TAX_ZONE)
         self.fy = financial_year(engine.now(), self.zone)
         self._fy_chosen = False
         self.lots: list[LotView] = []
@@ -109,6 +116,8 @@ class PnLScreen(Screen[None]):
         )
         if self._view is not None:
             self._show_positions(self._view)
+        else:
+            self._paint_waiting(self._waiting)
         self.load()
 
     # -- loading ---------------------------------------------------------------------------
@@ -116,15 +125,19 @@ class PnLScreen(Screen[None]):
     @work(exclusive=True, group="pnl.load", exit_on_error=False, name="load PnL")
     async def load(self) -> None:
         """Read the curve, the lots and the tax year (and the positions when not given)."""
-        view = self._view or await self.engine.trading()
-        if view.tax_zone != self.zone.key:
-            self.zone = ZoneInfo(view.tax_zone)
-            if not self._fy_chosen:
-                self.fy = financial_year(self.engine.now(), self.zone)
-        self._show_positions(view)
-        quote = view.portfolio.quote if view.portfolio else ""
-        self.query_one(EquityCurve).show(await self.engine.equity_curve(CURVE_POINTS), quote)
-        self._show_lots(await self.engine.lots())
+        try:
+            view = self._view or await self.engine.trading()
+            if view.tax_zone != self.zone.key:
+                self.zone = ZoneInfo(view.tax_zone)
+                if not self._fy_chosen:
+                    self.fy = financial_year(self.engine.now(), self.zone)
+            self._show_positions(view)
+            quote = view.portfolio.quote if view.portfolio else ""
+            self.query_one(EquityCurve).show(await self.engine.equity_curve(CURVE_POINTS), quote)
+            self._show_lots(await self.engine.lots())
+        except TradingUnavailable as exc:  # said in place of the book, not as a failure notice
+            self._paint_waiting(str(exc))
+            return
         await self._load_tax()
 
     @work(exclusive=True, group="pnl.tax", exit_on_error=False, name="tax report")
@@ -138,7 +151,7 @@ class PnLScreen(Screen[None]):
         table.border_subtitle = "loading…"
         try:
             report = await self.engine.tax_report(fy)
-        except ValueError as exc:  # a year the engine cannot report on says why
+        except (ValueError, TradingUnavailable) as exc:  # a year it cannot report on says why
             self.report = None
             table.clear()
             table.border_subtitle = ""
@@ -146,6 +159,11 @@ class PnLScreen(Screen[None]):
             return
         if fy == self.fy:
             self._show_tax(report)
+
+    @on(BookWaiting)
+    def _book_waiting(self, message: BookWaiting) -> None:
+        if self._view is None:
+            self._paint_waiting(message.reason)
 
     @on(BookChanged)
     def _book_changed(self, message: BookChanged) -> None:
@@ -155,6 +173,13 @@ class PnLScreen(Screen[None]):
             self.load()
 
     # -- painting --------------------------------------------------------------------------
+
+    def _paint_waiting(self, reason: str) -> None:
+        """Every pane says what the book waits for; ``load`` fills them in when it arrives."""
+        self.query_one(PositionsPane).wait(reason)
+        self.query_one(EquityCurve).show([], "", empty=f"{reason}…")
+        self.query_one("#lots", DataTable).border_subtitle = "waiting for the book"
+        self.query_one("#tax-totals", Static).update(Text(f"{reason}…", style="dim"))
 
     def _show_positions(self, view: TradingView) -> None:
         self.query_one(PositionsPane).show(view.positions, view.portfolio)

@@ -17,7 +17,9 @@ from textual.worker import Worker, WorkerState
 
 from engine.api import BacktestView, DeploymentView, EngineAPI, StrategyInfo
 from engine.config import TIMEFRAME_NAMES
+from engine.trading.commands import TradingUnavailable
 from omc_tui import format as fmt
+from omc_tui.messages import BookChanged, BookWaiting
 from omc_tui.screens._backtest_view import metrics_text, number, pct
 from omc_tui.screens.confirm import Choice, Confirm
 from omc_tui.widgets.equity import EquityCurve
@@ -71,11 +73,21 @@ class StrategiesScreen(Screen[None]):
     ]
     AUTO_FOCUS = "#strategies"
 
-    def __init__(self, engine: EngineAPI, symbol: str | None, timeframe: str = "1h") -> None:
+    def __init__(
+        self,
+        engine: EngineAPI,
+        symbol: str | None,
+        timeframe: str = "1h",
+        *,
+        waiting: str | None = None,
+        edits: dict[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.engine = engine
         self.symbol = symbol
         self.timeframe = timeframe
+        self.waiting = waiting  # what the book waits for; backtests need it
+        self._edits = edits  # the desk's parameter edits, kept when this screen closes
         self.strategies: list[StrategyInfo] = []
         self.backtests: list[BacktestView] = []
         self.deployments: list[DeploymentView] = []
@@ -88,7 +100,7 @@ class StrategiesScreen(Screen[None]):
         with Horizontal(id="research"):
             with Vertical(id="catalogue"):
                 yield _Table(id="strategies", cursor_type="row")
-                yield StrategyParams(id="params")
+                yield StrategyParams(edits=self._edits, id="params")
                 yield _Table(id="deployments", cursor_type="row")
             with Vertical(id="result"):
                 yield Static(id="run")
@@ -116,6 +128,8 @@ class StrategiesScreen(Screen[None]):
         self.query_one("#metrics", Static).border_title = "Metrics"
         self._paint_run()
         self.query_one("#metrics", Static).update(Text("no backtest selected", style="dim"))
+        if self.waiting is not None:
+            self._paint_waiting(self.waiting)
         self.load()
 
     # -- loading ---------------------------------------------------------------------------
@@ -124,10 +138,41 @@ class StrategiesScreen(Screen[None]):
     async def load(self, select: str | None = None) -> None:
         self.strategies = await self.engine.strategies()
         self._fill_strategies()
-        self.backtests = await self.engine.backtests()
-        self._fill_backtests(select)
-        self.deployments = await self.engine.deployments()
+        try:
+            self.backtests = await self.engine.backtests()
+            self._fill_backtests(select)
+            self.deployments = await self.engine.deployments()
+        except TradingUnavailable as exc:  # said in place of the tables, not as a failure
+            self._paint_waiting(str(exc))
+            return
         self._fill_deployments()
+
+    def _paint_waiting(self, reason: str) -> None:
+        """Backtests and deployments live in the book: say what it waits for until it is read."""
+        self.waiting = reason
+        for table_id in ("backtests", "deployments"):
+            self.query_one(f"#{table_id}", DataTable).border_subtitle = reason
+        self.query_one("#metrics", Static).update(Text(f"{reason}…", style="dim"))
+        self.query_one("#bt-equity", EquityCurve).show([], "", empty="")
+
+    @on(BookWaiting)
+    def _book_waiting(self, message: BookWaiting) -> None:
+        if self.waiting is not None:
+            self._paint_waiting(message.reason)
+
+    @on(BookChanged)
+    def _book_read(self) -> None:
+        if self.waiting is not None:  # the book has arrived: fill in what waited for it
+            self.waiting = None
+            for table_id in ("backtests", "deployments"):
+                self.query_one(f"#{table_id}", DataTable).border_subtitle = ""
+            self.load()
+
+    def _refused_while_waiting(self, what: str) -> bool:
+        if self.waiting is None:
+            return False
+        self.notify(f"{self.waiting}: {what} once the book has loaded", severity="warning")
+        return True
 
     def _fill_strategies(self) -> None:
         table = self.query_one("#strategies", DataTable)
@@ -227,6 +272,8 @@ class StrategiesScreen(Screen[None]):
         self.action_run()
 
     def action_run(self) -> None:
+        if self._refused_while_waiting("backtests run"):
+            return
         strategy = self._strategy()
         if strategy is None or self.symbol is None:
             self.notify("select a strategy and, on the desk, a symbol", severity="warning")
@@ -308,6 +355,8 @@ class StrategiesScreen(Screen[None]):
     # -- promote, deploy, undeploy ---------------------------------------------------------
 
     def action_promote(self) -> None:
+        if self._refused_while_waiting("promoting works"):
+            return
         backtest = self.selected_backtest()
         if backtest is None:
             self.notify("no backtest selected", severity="warning")
@@ -331,6 +380,8 @@ class StrategiesScreen(Screen[None]):
             self.load(select=view.id)
 
     def action_deploy(self) -> None:
+        if self._refused_while_waiting("deploying works"):
+            return
         backtest = self.selected_backtest()
         if backtest is None:
             self.notify("no backtest selected", severity="warning")
@@ -355,16 +406,31 @@ class StrategiesScreen(Screen[None]):
             self.load(select=backtest_id)
 
     def action_undeploy(self) -> None:
+        if self._refused_while_waiting("undeploying works"):
+            return
         table = self.query_one("#deployments", DataTable)
         if not table.row_count:
             self.notify("nothing is deployed", severity="warning")
             return
         name = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        if name is not None:
-            self._undeploy(name)
+        deployment = next((d for d in self.deployments if d.name == name), None)
+        if deployment is None:
+            return
+        if not deployment.active:
+            self.notify(f"{deployment.name} is already stopped", severity="warning")
+            return
+        body = (
+            f"Stop paper-trading {deployment.strategy} on {deployment.symbol} "
+            f"({deployment.timeframe})? It places no new orders; what it bought stays in the "
+            "book."
+        )
+        choices = [Choice("y", "Undeploy", deployment.name, "warning")]
+        self.app.push_screen(Confirm("Undeploy?", body, choices), self._undeploy)
 
     @work(group="strategies.change", exit_on_error=False, name="undeploy")
-    async def _undeploy(self, name: str) -> None:
+    async def _undeploy(self, name: str | None) -> None:
+        if name is None:
+            return
         view = await self.engine.undeploy(name)
         self.notify(f"{view.name} stopped" if not view.active else f"{view.name} still active")
         self.load()

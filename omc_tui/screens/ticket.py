@@ -22,6 +22,7 @@ from textual.worker import Worker, WorkerState
 from engine import durations
 from engine.api import EngineAPI, OrderPreview, OrderResult
 from omc_tui import format as fmt
+from omc_tui.messages import BookChanged, BookWaiting
 
 DEBOUNCE_SECONDS = 0.15  # typing faster than this asks the engine once, for the last keystroke
 Fields = tuple[str, str, str]  # side, quantity, limit price (empty: market)
@@ -94,9 +95,12 @@ class OrderTicket(ModalScreen[OrderResult | None]):
     ]
     AUTO_FOCUS = "#quantity"
 
-    def __init__(self, engine: EngineAPI, symbol: str, side: str = "buy") -> None:
+    def __init__(
+        self, engine: EngineAPI, symbol: str, side: str = "buy", waiting: str | None = None
+    ) -> None:
         super().__init__()
         self.engine = engine
+        self.waiting = waiting  # what the book waits for: nothing is sent until it is read
         self.symbol = symbol
         self.base, _, self.quote = symbol.partition("/")
         self._side = side
@@ -147,6 +151,19 @@ class OrderTicket(ModalScreen[OrderResult | None]):
         self._paint_market()
         self._paint_estimate(None, "type a quantity to see the estimated fill")
 
+    @on(BookWaiting)
+    def _book_waiting(self, message: BookWaiting) -> None:
+        if self.waiting is not None:
+            self.waiting = message.reason
+            if self.preview is None:
+                self._paint_estimate(None)
+
+    @on(BookChanged)
+    def _book_read(self) -> None:
+        if self.waiting is not None:
+            self.waiting = None
+            self._changed()  # the preview that waited is asked again, of a ready engine
+
     # -- preview ---------------------------------------------------------------------------
 
     def fields(self) -> Fields:
@@ -179,7 +196,8 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             self.preview, self._previewed = None, None
             self._paint_estimate(None, "type a quantity to see the estimated fill")
             return
-        self.query_one("#ticket-verdict", Static).update(Text("checking…", style="dim"))
+        if self.waiting is None:
+            self.query_one("#ticket-verdict", Static).update(Text("checking…", style="dim"))
         self._timer = self.set_timer(DEBOUNCE_SECONDS, self.refresh_preview)
 
     @on(Input.Changed, "#expires")
@@ -204,6 +222,7 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             self.preview, self._previewed = None, None
             return str(exc)
         self.preview, self._previewed = preview, fields
+        self.waiting = None  # the engine answered: trading is up, whatever the desk has read
         return preview
 
     # -- sending ---------------------------------------------------------------------------
@@ -224,6 +243,9 @@ class OrderTicket(ModalScreen[OrderResult | None]):
             side, quantity, limit = fields
             if not quantity:
                 self._paint_estimate(None, "enter a quantity first", error=True)
+                return
+            if self.waiting is not None:
+                self.notify(self.waiting, title="not sent", severity="warning")
                 return
             # Counted from the engine's clock when enter is pressed, and checked before anything
             # is asked of the engine.
@@ -310,8 +332,11 @@ class OrderTicket(ModalScreen[OrderResult | None]):
         self._estimated = preview
         self._paint_summary()
         verdict = self.query_one("#ticket-verdict", Static)
-        if preview is None:
+        if preview is None and self.waiting is not None:
+            verdict.update(Text(f"no orders yet: {self.waiting}", style="yellow"))
+        elif preview is None:
             verdict.update(Text(note, style="red" if error else "dim"))
+        if preview is None:
             return
         if preview.allowed:
             verdict.update(Text.assemble(("risk      ", ""), ("ok", "bold green")))

@@ -67,6 +67,11 @@ class Blotter(DataTable[Text]):
     def on_blur(self) -> None:
         self.show_cursor = False
 
+    def wait(self, reason: str) -> None:
+        """Say what the book waits for until ``show`` is called."""
+        if not self._shown:
+            self.border_subtitle = reason
+
     def show(self, orders: Sequence[OrderEvent], fills: Sequence[FillEvent]) -> None:
         """Repaint from the book: only rows that changed are touched."""
         self._orders = {o.client_id: o for o in orders}

@@ -26,12 +26,18 @@ class PositionsPane(Widget):
         self.positions: tuple[PositionView, ...] = ()
         self.portfolio: PortfolioEvent | None = None
         self.loaded = False
+        self.waiting = "loading the book"  # what the pane says until the book is read
         self.border_title = "Positions"
 
     def show(self, positions: Sequence[PositionView], portfolio: PortfolioEvent | None) -> None:
         self.positions = tuple(positions)
         self.loaded = True
         self.set_portfolio(portfolio)
+
+    def wait(self, reason: str) -> None:
+        """Say what the book waits for (the database, trading) until ``show`` is called."""
+        self.waiting = reason
+        self.refresh()
 
     def set_portfolio(self, portfolio: PortfolioEvent | None) -> None:
         if portfolio is not None:
@@ -42,7 +48,7 @@ class PositionsPane(Widget):
 
     def render(self) -> Group | Text:
         if not self.loaded:
-            return Text("loading the book…", style="dim")
+            return Text(f"{self.waiting}…", style="dim")
         line = totals(self.portfolio)
         lines = -(-line.cell_len // max(1, self.size.width))  # it wraps on narrow panes
         parts: list[Table | Text] = []

@@ -61,11 +61,12 @@ class StrategyParams(Vertical):
     class Done(Message):
         """Enter or escape in the input: the user has finished editing."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, edits: dict[str, str] | None = None, id: str | None = None) -> None:
         super().__init__(id=id)
         self.strategy: str | None = None  # whose parameters the input shows
         self._defaults: dict[str, str] = {}
-        self._edits: dict[str, str] = {}
+        # What the user typed per strategy; the desk passes its own dict to keep them.
+        self._edits: dict[str, str] = {} if edits is None else edits
         self._errors: dict[str, str] = {}
         self.border_title = "Parameters"
 
@@ -74,16 +75,12 @@ class StrategyParams(Vertical):
         yield Static(id="params-error")
 
     def show(self, strategy: StrategyInfo) -> None:
-        """Show ``strategy``'s parameters, keeping what the user typed for the one shown before."""
+        """Show ``strategy``'s parameters: the user's edit of them if any, else its defaults."""
         box = self.query_one(Input)
-        if self.strategy is not None:
-            if box.value == self._defaults[self.strategy]:
-                self._edits.pop(self.strategy, None)
-            else:
-                self._edits[self.strategy] = box.value
         self.strategy = strategy.name
         self._defaults[strategy.name] = params_text(strategy.params)
-        box.value = self._edits.get(strategy.name, self._defaults[strategy.name])
+        with box.prevent(Input.Changed):  # showing is not typing: no edit, no cleared error
+            box.value = self._edits.get(strategy.name, self._defaults[strategy.name])
         box.cursor_position = len(box.value)
         self._paint_error()
 
@@ -112,8 +109,13 @@ class StrategyParams(Vertical):
 
     @on(Input.Changed)
     def _typed(self, event: Input.Changed) -> None:
-        # The input also changes when another strategy is shown; only typing clears an error.
-        if event.input.has_focus and self._errors.pop(self.strategy or "", None) is not None:
+        if self.strategy is None:
+            return
+        if event.value == self._defaults[self.strategy]:
+            self._edits.pop(self.strategy, None)
+        else:
+            self._edits[self.strategy] = event.value
+        if self._errors.pop(self.strategy, None) is not None:
             self._paint_error()
 
     @on(Input.Submitted)

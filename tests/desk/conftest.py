@@ -20,18 +20,22 @@ def make_desk(
     source=None,
     sim: bool = True,
     trading: dict | None = None,
+    database: str | None = None,
+    storage_delay: float = 0.0,
     **desk,
 ) -> DeskApp:
     s = config.load(
         tmp_path / "none.toml",
         sim={"enabled": sim, "seed": 7},
-        database={"url": f"sqlite:///{tmp_path / 'desk.db'}"},
+        database={"url": database or f"sqlite:///{tmp_path / 'desk.db'}"},
         desk=desk or None,
         trading=trading,
     )
     if watchlist is not None:
         s.market.watchlist = watchlist
-    engine = LocalEngine(s, clock=ManualClock(FROZEN), source=source, schedule=False)
+    engine = LocalEngine(
+        s, clock=ManualClock(FROZEN), source=source, schedule=False, storage_delay=storage_delay
+    )
     return DeskApp(engine, s.desk)
 
 

@@ -58,7 +58,14 @@ async def test_backtest_promote_deploy_and_undeploy(tmp_path: Path) -> None:
         assert deployment.active and deployment.name == "breakout:BTC/AUD:1h"
         assert notices.said("deployed breakout:BTC/AUD:1h")
 
-        await pilot.press("u")
+        await pilot.press("u")  # undeploying asks first; escape keeps it running
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm) and "Undeploy?" in screen_text(app)
+        assert "Stop paper-trading breakout on BTC/AUD (1h)?" in screen_text(app)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and (await app.engine.deployments())[0].active
+        await pilot.press("u", "y")
         await until(pilot, lambda: notices.said("breakout:BTC/AUD:1h stopped"))
         assert not (await app.engine.deployments())[0].active
         await pilot.press("escape")
@@ -168,6 +175,29 @@ async def test_edited_parameters_are_kept_per_strategy_and_run(tmp_path: Path) -
         assert backtest is not None and backtest.params == {"fast": 5, "slow": 20}
         metrics = str(screen.query_one("#metrics", Static).render())
         assert metrics.startswith("ma_cross fast=5 slow=20 on BTC/AUD · 1h")
+
+
+async def test_edited_parameters_outlive_the_screen_for_the_desks_session(
+    tmp_path: Path,
+) -> None:
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_strategies(pilot)
+        await pilot.press("j", "e", "ctrl+u", *"fast=5 slow=20", "escape", "escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
+        await pilot.press("S")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StrategiesScreen) and screen is not app.screen_stack[0]
+        await until(pilot, lambda: research_tables(app)["strategies"].row_count == 3)
+        assert params_shown(screen) == "lookback=20 exit_lookback=10"  # breakout: untouched
+        await pilot.press("j")
+        assert params_shown(screen) == "fast=5 slow=20"  # ma_cross keeps the edit
+        asked = record_backtests(app)
+        await pilot.press("r")
+        await until(pilot, lambda: screen.running is None and asked != [])
+        assert asked == [{"fast": "5", "slow": "20"}]
 
 
 async def test_a_malformed_entry_is_shown_and_nothing_runs(tmp_path: Path) -> None:
