@@ -61,6 +61,29 @@ class _LedgerTable(DataTable[Text]):
     ]
 
 
+class _FilterInput(Input):
+    """A filter box. Escape puts back the filter in force and leaves the box for the rows, so
+    escape in a box never closes the explorer: a second escape does."""
+
+    BINDINGS = [
+        Binding(
+            "escape",
+            "leave",
+            "Leave",
+            id="explorer.leave_filter",
+            tooltip="Back to the rows, the filter unchanged",
+        )
+    ]
+
+    def __init__(self, value: str = "", *, placeholder: str, id: str) -> None:
+        super().__init__(value, placeholder=placeholder, id=id)
+        self.applied = value  # the text of the filter in force
+
+    def action_leave(self) -> None:
+        self.value = self.applied
+        self.screen.query_one("#rows").focus()
+
+
 class _ExportPath(ModalScreen[str | None]):
     """Asks where to write the export; ``.jsonl`` picks JSON lines, anything else CSV."""
 
@@ -146,8 +169,10 @@ class ExplorerScreen(Screen[None]):
             yield tables
             with Vertical(id="browser"):
                 with Horizontal(id="filters"):
-                    yield Input(placeholder="search text (enter applies)", id="search")
-                    yield Input(self._symbol or "", placeholder="symbol (empty: all)", id="symbol")
+                    yield _FilterInput(placeholder="search text (enter applies)", id="search")
+                    yield _FilterInput(
+                        self._symbol or "", placeholder="symbol (empty: all)", id="symbol"
+                    )
                 yield _LedgerTable(id="rows", cursor_type="row", zebra_stripes=True)
                 yield Static(id="status")
         yield Footer()
@@ -212,7 +237,8 @@ class ExplorerScreen(Screen[None]):
 
     @on(Input.Submitted, "#search, #symbol")
     def _apply_filter(self) -> None:
-        symbol_input = self.query_one("#symbol", Input)
+        search_input = self.query_one("#search", _FilterInput)
+        symbol_input = self.query_one("#symbol", _FilterInput)
         symbol: str | None = symbol_input.value.strip() or None
         if symbol is not None:
             try:
@@ -220,9 +246,12 @@ class ExplorerScreen(Screen[None]):
             except ValueError as exc:
                 self.notify(str(exc), severity="error")
                 return
-            symbol_input.value = symbol
+        # The box keeps what was typed ("eth"); the status line shows the symbol it means
+        # (ETH/AUD). Rewriting the box left its cursor inside the new text, so the next
+        # keystrokes landed in the middle of the old symbol: j, j, j became JJJ/AUD.
+        search_input.applied, symbol_input.applied = search_input.value, symbol_input.value
         self._symbol = symbol
-        self._search = self.query_one("#search", Input).value.strip() or None
+        self._search = search_input.value.strip() or None
         self._offset = 0
         self.load_page()
         self.query_one("#rows").focus()

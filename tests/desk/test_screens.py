@@ -227,8 +227,56 @@ async def test_symbol_filter_and_export(tmp_path: Path) -> None:
         symbol.focus()
         await pilot.press("enter")
         await until(pilot, lambda: "symbol ETH/AUD" in status_line(app))
-        assert symbol.value == "ETH/AUD"
+        assert symbol.value == "eth"  # what was typed stays; the status line says what it means
         assert page_rows(app) > 0 and all('"ETH"' in c for c in column(app, "currencies"))
+
+
+async def test_typing_in_the_symbol_filter_types_only_what_is_typed(tmp_path: Path) -> None:
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_explorer(pilot)
+        symbol = app.screen.query_one("#symbol", Input)
+        await pilot.click("#symbol")
+        await pilot.press("j")
+        assert symbol.value == "j" and app.screen.query_one("#rows", DataTable).cursor_row == 0
+        await pilot.press("enter")
+        await until(pilot, lambda: "symbol J/AUD" in status_line(app))
+        assert symbol.value == "j" and not symbol.has_focus
+        await pilot.click("#symbol")  # back in the box, wherever the click puts the cursor
+        await pilot.press("end", "j", "j", "enter")
+        await until(pilot, lambda: "symbol JJJ/AUD" in status_line(app))
+        assert symbol.value == "jjj"
+        assert app.symbol == "BTC/AUD"  # the desk's j (next symbol) never ran behind the screen
+
+
+async def test_escape_leaves_a_filter_box_first_and_closes_the_explorer_second(
+    tmp_path: Path,
+) -> None:
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await open_explorer(pilot)
+        explorer = app.screen
+        await pilot.press("slash", *"bitcoin")
+        search = explorer.query_one("#search", Input)
+        assert search.has_focus and search.value == "bitcoin"
+        await pilot.press("escape")  # leaves the box; typed but not applied, so put back
+        await pilot.pause()
+        assert app.screen is explorer and not search.has_focus and search.value == ""
+        assert explorer.query_one("#rows").has_focus and "filter: none" in status_line(app)
+
+        await pilot.press("slash", *"btc", "enter")
+        await until(pilot, lambda: 'search "btc"' in status_line(app))
+        await pilot.press("slash", *"xyz", "escape")  # the applied search stays
+        await pilot.pause()
+        assert search.value == "btc" and app.screen is explorer
+        symbol = explorer.query_one("#symbol", Input)
+        symbol.focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is explorer and not symbol.has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.screen_stack[0]
 
 
 class _BrokenBrowse:
