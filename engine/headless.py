@@ -23,7 +23,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="use the simulated market")
     p.add_argument("--speed", type=float, help="simulated seconds per real second")
     p.add_argument("--once", action="store_true", help="run every job once, then exit")
-    p.add_argument("--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://…)")
+    p.add_argument(
+        "--db",
+        metavar="URL",
+        help="database URL: sqlite:////ABSOLUTE/PATH, sqlite:///RELATIVE/PATH or postgresql://…",
+    )
     p.add_argument("--config", metavar="PATH", help="config file (default: platform config dir)")
     return p
 

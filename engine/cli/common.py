@@ -333,6 +333,21 @@ async def _load_market(engine: LocalEngine, settings: config.Settings) -> None:
 # -- input -----------------------------------------------------------------------------------
 
 
+def book_of(settings: config.Settings) -> str:
+    """The book a trading command acts on: the configured mode on the configured market."""
+    from engine.trading.books import SIM_MARKET, book_id
+
+    market = SIM_MARKET if settings.sim.enabled else settings.market.venue
+    return book_id(settings.trading.mode, market)
+
+
+def say_book(settings: config.Settings, *, stream: TextIO | None = None) -> None:
+    """One line naming the book, first in every trading command's human output."""
+    from engine.trading.books import book_label
+
+    print(f"book: {book_label(book_of(settings))}", file=stream or sys.stdout)
+
+
 def parse_when(text: str | None, flag: str) -> datetime | None:
     """An ISO date or time from the command line, in UTC (a bare one is taken as UTC)."""
     if text is None:

@@ -22,9 +22,13 @@ def add_commands(sub: common.SubParsers) -> None:
 
 def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
     """Arming needs no connection to the venue, but it needs the keys live orders will use."""
+    from engine.trading.books import book_id, book_label, state_key
     from engine.trading.live_trader import ARM_PHRASE
     from engine.trading.store import TradingStore
     from engine.trading.trader import LIVE_ARMED
+
+    book = book_id("live", settings.market.venue)  # arming is for one venue's live account
+    key = state_key(book, LIVE_ARMED)
 
     if args.action == "arm":
         if settings.trading.mode != "live":
@@ -44,17 +48,22 @@ def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
         store = TradingStore(db)
         if args.action != "status":
             now = datetime.now().astimezone()
-            await store.set_state(
-                LIVE_ARMED, {"on": args.action == "arm", "at": now.isoformat()}, now
-            )
-        return await store.get_state(LIVE_ARMED) or {"on": False}
+            await store.set_state(key, {"on": args.action == "arm", "at": now.isoformat()}, now)
+        return await store.get_state(key) or {"on": False}
 
     state = common.with_db(settings, work)
     armed = bool(state.get("on"))
     if args.json:
-        common.dump({"mode": settings.trading.mode, "armed": armed, "since": state.get("at")})
+        common.dump(
+            {
+                "mode": settings.trading.mode,
+                "book": book,
+                "armed": armed,
+                "since": state.get("at"),
+            }
+        )
     else:
-        print(f"live trading {'ARMED' if armed else 'disarmed'} (book: {settings.trading.mode})")
+        print(f"live trading {'ARMED' if armed else 'disarmed'} (book: {book_label(book)})")
     return 0
 
 

@@ -26,7 +26,8 @@ def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
     expected = _expected_sources(settings)
 
     async def work(db: Any) -> Any:
-        return await measure(db, now, thresholds, expected)
+        # Only the sources of the configured data: the simulator's, or the real ones.
+        return await measure(db, now, thresholds, expected, simulated=settings.sim.enabled)
 
     report = common.with_db(settings, work)
     if args.json:

@@ -177,6 +177,7 @@ def show_strategies(args: argparse.Namespace, settings: config.Settings) -> int:
         ],
     )
     print()
+    common.say_book(settings)  # deployments belong to one book
     common.table(
         ["deployment", "allocation", "active", "deployed", "last bar"],
         [
@@ -208,8 +209,11 @@ def deploy_strategy(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.json:
         common.dump(view)
     else:
+        from engine.trading.books import book_label
+
         shown = numbers.money(view.allocation)
-        print(f"{view.name} deployed on paper with {shown} {settings.market.quote}")
+        book = book_label(view.book)
+        print(f"{view.name} deployed in the {book} book with {shown} {settings.market.quote}")
     return 0
 
 
@@ -218,7 +222,9 @@ def undeploy_strategy(args: argparse.Namespace, settings: config.Settings) -> in
     if args.json:
         common.dump(view)
     else:
-        print(f"{view.name} stopped")
+        from engine.trading.books import book_label
+
+        print(f"{view.name} stopped in the {book_label(view.book)} book")
     return 0
 
 

@@ -7,6 +7,7 @@ order from the command line takes the desk's path through the same risk guard an
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -126,6 +127,7 @@ def place_order(args: argparse.Namespace, settings: config.Settings) -> int:
         common.dump(result)
     else:
         o = result.order
+        common.say_book(settings)
         print(f"{o.client_id}  {o.state}  {result.message}")
     return 0 if result.accepted or result.rule == "duplicate" else 1
 
@@ -177,7 +179,9 @@ def cancel_orders(args: argparse.Namespace, settings: config.Settings) -> int:
     result = common.with_engine(settings, work)
     if args.json:
         common.dump({"cancelled": result} if isinstance(result, int) else result)
-    elif isinstance(result, int):
+        return 0
+    common.say_book(settings)
+    if isinstance(result, int):
         print(f"cancelled {numbers.count(result, 'working order')}")
     else:
         print(f"{result.client_id}  {result.state}  {result.reason or ''}".rstrip())
@@ -205,6 +209,7 @@ def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
         ]
         for p in view.positions
     ]
+    common.say_book(settings)
     common.table(["symbol", "qty", "avg cost", "mark", "value", "unrealized", "realized"], rows)
     return 0
 
@@ -235,6 +240,7 @@ def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
         for o in orders
     ]
     heads = ["id", "created", "symbol", "side", "type", "qty", "limit", "filled", "avg", "state"]
+    common.say_book(settings)
     common.table([*heads, "reason"], rows)
     return 0
 
@@ -263,6 +269,7 @@ def show_fills(args: argparse.Namespace, settings: config.Settings) -> int:
         for f in fills
     ]
     heads = ["time", "symbol", "side", "qty", "price", "fee", "liq", "slip bps", "order"]
+    common.say_book(settings)
     common.table(heads, rows)
     return 0
 
@@ -273,8 +280,9 @@ def show_pnl(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.json:
         common.dump(p)
         return 0
+    common.say_book(settings)
     if p is None:
-        print("no book yet")
+        print("no marks yet")
         return 0
     lines = [
         ("equity", p.equity),
@@ -315,6 +323,7 @@ def show_lots(args: argparse.Namespace, settings: config.Settings) -> int:
                 common.when(lot.long_term_from),
             ]
         )
+    common.say_book(settings)
     common.table(["asset", "acquired", "qty", "unit cost", "cost base", "discount from"], rows)
     return 0
 
@@ -329,6 +338,7 @@ def kill_switch(args: argparse.Namespace, settings: config.Settings) -> int:
     if args.json:
         common.dump(state)
     else:
+        # One kill switch halts every book of this database.
         print(f"kill switch {'ON: new orders are halted' if state.kill_switch else 'off'}")
     return 0
 
@@ -346,6 +356,7 @@ def tax_report(args: argparse.Namespace, settings: config.Settings) -> int:
         return engine.trading_host.tax_report(args.fy)
 
     report = common.with_engine(settings, work)
+    common.say_book(settings, stream=sys.stderr)  # stdout is the report itself
     with common.output(args.output) as out:
         if args.json or args.format == "json":
             json.dump(report_json(report), out, indent=2)

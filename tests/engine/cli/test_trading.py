@@ -138,7 +138,8 @@ def test_people_see_cents_and_steps_while_json_stays_exact(
     code, out, _ = omc(capsys, db_url, "order", "buy", "BTC", "0.01")
     assert code == 0 and re.search(r"filled at \d+\.\d{2}, fee \d+\.\d{2} AUD$", out.strip()), out
     code, out, _ = omc(capsys, db_url, "positions")
-    heads, row = out.splitlines()
+    book, heads, row = out.splitlines()
+    assert book == "book: paper · simulated market"
     cells = dict(zip(re.split(r"\s{2,}", heads.strip()), row.split(), strict=True))
     assert cells["symbol"] == "BTC/AUD" and cells["qty"] == "0.01"
     for money in ("value", "unrealized", "realized"):
@@ -148,8 +149,27 @@ def test_people_see_cents_and_steps_while_json_stays_exact(
     exact = json.loads(out)[0]["average_cost"]
     assert len(exact.partition(".")[2]) > 2  # the book's own figure, every digit
     code, out, _ = omc(capsys, db_url, "pnl")
-    for line in out.splitlines():
+    for line in out.splitlines()[1:]:
         assert re.search(r"(-?\d+\.\d{2} AUD|—)$", line), line
     code, out, _ = omc(capsys, db_url, "fills")
-    fee = re.split(r"\s{2,}", out.splitlines()[1].strip())[5]
+    fee = re.split(r"\s{2,}", out.splitlines()[2].strip())[5]
     assert re.fullmatch(r"\d+\.\d{2}", fee), out
+
+
+def test_the_simulated_market_and_the_venue_keep_separate_books(
+    capsys: pytest.CaptureFixture[str], db_url: str
+) -> None:
+    code, out, err = omc(capsys, db_url, "order", "buy", "BTC/AUD", "0.001", "--limit", "200000")
+    assert code == 0, err
+    assert out.startswith("book: paper · simulated market\n")
+    # The venue's paper book (offline here: nothing needs the venue to read a book) is its own.
+    code, out, err = run(capsys, "positions", "--db", db_url)
+    assert code == 0 and err == ""
+    assert out.splitlines()[0] == "book: paper · coinspot"
+    assert "BTC/AUD" not in out
+    code, out, err = run(capsys, "pnl", "--json", "--db", db_url)
+    assert code == 0 and json.loads(out)["cash"] == "10000"
+    code, out, _ = run(capsys, "orders", "--json", "--db", db_url)
+    assert code == 0 and json.loads(out) == []
+    code, out, _ = omc(capsys, db_url, "orders", "--json")
+    assert [o["book"] for o in json.loads(out)] == ["paper:sim"]
