@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
+
+import pytest
 
 from engine import config
 from engine.local import LocalEngine
 from ledgers.clock import ManualClock
 from ledgers.database import Database
 from ledgers.intel import CatalystEvent, Collected, GlassMetric, HumanItem, MoodReading
+from ledgers.provenance import is_simulated
 from ledgers.quality import measure
 from ledgers.sources.ccxt_market import CcxtMarket
 from ledgers.store import LedgerStore
 from tests.conftest import FROZEN
+from tests.engine.cli.shell import run
 from tests.ledgers.fake_exchange import FakeExchange
 
 REAL = Collected(
@@ -109,3 +115,21 @@ async def test_quality_judges_only_the_sources_of_the_data_in_use(db_url: str) -
         await db.dispose()
     assert {s.source for s in live.sources} == {"defillama", "rss:coindesk", "feargreed", "sec"}
     assert sim.sources and all(s.source.startswith("sim") for s in sim.sources)
+
+
+async def test_omc_quality_reports_only_the_configured_datas_sources(
+    db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _sim_rows(db_url)
+    db = Database(db_url)
+    try:
+        await LedgerStore(db).write_collected(REAL)
+    finally:
+        await db.dispose()
+    live = await asyncio.to_thread(run, capsys, "quality", "--json", "--db", db_url)
+    sim = await asyncio.to_thread(run, capsys, "quality", "--json", "--sim", "--db", db_url)
+    live_sources = {s["source"] for s in json.loads(live[1])["sources"]}
+    sim_sources = {s["source"] for s in json.loads(sim[1])["sources"]}
+    assert {"defillama", "sec", "feargreed", "rss:coindesk"} <= live_sources
+    assert not any(is_simulated(s) for s in live_sources)
+    assert sim_sources and all(is_simulated(s) for s in sim_sources)
