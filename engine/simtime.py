@@ -8,9 +8,13 @@ directory, because the desk paints prices before the database is open.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
+import tempfile
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -37,19 +41,54 @@ def resume_point(database_url: str) -> datetime | None:
 
 
 def remember(database_url: str, reached: datetime) -> None:
-    """Record how far simulated time got on this database (written atomically)."""
+    """Record how far simulated time got on this database; it never goes back.
+
+    Several processes may remember at once (a desk and commands on one database): each writes
+    its own scratch file and renames it over the old one, so the file is always whole.
+    """
     path = _file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path.with_suffix(".lock")):
+            _remember(path, _key(database_url), reached)
+    except OSError as exc:
+        log.warning("simulated time not remembered: %s", exc)
+
+
+@contextlib.contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    """Only one process at a time reads and rewrites the file (POSIX; elsewhere best effort)."""
+    with open(lock, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remember(path: Path, key: str, reached: datetime) -> None:
     try:
         saved = json.loads(path.read_text()) if path.exists() else {}
         if not isinstance(saved, dict):
             saved = {}
     except (OSError, ValueError):
         saved = {}
-    saved[_key(database_url)] = reached.isoformat()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = path.with_suffix(".tmp")
-        scratch.write_text(json.dumps(saved))
-        scratch.replace(path)
-    except OSError as exc:
-        log.warning("simulated time not remembered: %s", exc)
+        if datetime.fromisoformat(saved[key]) >= reached:
+            return
+    except (KeyError, ValueError, TypeError):
+        pass
+    saved[key] = reached.isoformat()
+    fd, scratch = tempfile.mkstemp(prefix=".sim-time-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(saved))
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise

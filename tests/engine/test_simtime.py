@@ -46,3 +46,30 @@ async def test_a_restarted_fast_market_continues_where_it_stopped(tmp_path: Path
         assert again.now() >= reached
     finally:
         await again.stop()
+
+
+def test_remembered_time_never_goes_back() -> None:
+    later = datetime(2030, 1, 1, tzinfo=UTC)
+    remember("sqlite:///a.db", later)
+    remember("sqlite:///a.db", later - timedelta(minutes=50))  # a process that lagged behind
+    assert resume_point("sqlite:///a.db") == later
+
+
+def test_processes_remembering_at_once_never_collide_on_a_scratch_file() -> None:
+    import multiprocessing
+
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(4) as pool:
+        pool.starmap(_remember_many, [(str(config.data_dir()), start, i) for i in range(4)])
+    assert resume_point("sqlite:///a.db") == start + timedelta(seconds=4 * 50 - 1)
+    leftovers = [p.name for p in config.data_dir().iterdir() if p.suffix == ".tmp"]
+    assert leftovers == []
+
+
+def _remember_many(data: str, start: datetime, worker: int) -> None:
+    import os
+
+    os.environ["XDG_DATA_HOME"] = str(Path(data).parent)
+    for i in range(50):
+        remember("sqlite:///a.db", start + timedelta(seconds=worker * 50 + i))
