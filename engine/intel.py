@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,10 @@ MAX_BACKOFF_SECONDS = 3600.0
 
 
 class IntelFeeds:
-    """Runs each collector as job ``<ledger>.<name>``; a failing one never stops the others."""
+    """Runs each collector as job ``<ledger>.<name>``; a failing one never stops the others.
+
+    With ``stored`` (set once storage is open) the jobs are scheduled only from then on.
+    """
 
     def __init__(
         self,
@@ -34,11 +38,14 @@ class IntelFeeds:
         clock: Clock,
         store: Callable[[], LedgerStore | None],
         http: HttpPolicy | None = None,
+        *,
+        stored: asyncio.Event | None = None,
     ) -> None:
         self.bus = bus
         self.jobs = jobs
         self.clock = clock
         self._store = store
+        self._stored = stored
         self.http = http or HttpPolicy(clock=clock)
         self.collectors: dict[str, Collector] = {}
 
@@ -54,7 +61,11 @@ class IntelFeeds:
             self.collectors[name] = collector
             seconds = (intervals or {}).get(collector.name, collector.interval)
             self.jobs.add(
-                name, lambda c=collector: self.run(c), seconds, f"collect {collector.name}"
+                name,
+                lambda c=collector: self.run(c),
+                seconds,
+                f"collect {collector.name}",
+                after=self._stored,
             )
 
     def uninstall(self) -> None:

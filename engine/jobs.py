@@ -51,7 +51,9 @@ class JobStatus:
 class _Job:
     func: JobFunc
     status: JobStatus
+    after: asyncio.Event | None = None  # what the job needs first, such as open storage
     running: bool = False
+    waiting: asyncio.Task[None] | None = None  # schedules the job once ``after`` is set
 
 
 class JobRunner:
@@ -71,13 +73,25 @@ class JobRunner:
         self._idle = asyncio.Event()  # set while no job is running
         self._idle.set()
 
-    def add(self, name: str, func: JobFunc, seconds: float, description: str) -> None:
-        self._jobs[name] = _Job(func, JobStatus(name, description, seconds))
+    def add(
+        self,
+        name: str,
+        func: JobFunc,
+        seconds: float,
+        description: str,
+        *,
+        after: asyncio.Event | None = None,
+    ) -> None:
+        """Add a job; one ``after`` an event (storage open, say) is scheduled only once the
+        event is set, so waiting for it is never a failed run."""
+        self._jobs[name] = _Job(func, JobStatus(name, description, seconds), after)
         if self._scheduler is not None:
             self._schedule(name)
 
     def remove(self, name: str) -> None:
-        self._jobs.pop(name, None)
+        job = self._jobs.pop(name, None)
+        if job is not None and job.waiting is not None:
+            job.waiting.cancel()
         if self._scheduler is not None and self._scheduler.get_job(name) is not None:
             self._scheduler.remove_job(name)
 
@@ -98,6 +112,10 @@ class JobRunner:
 
         assert self._scheduler is not None
         job = self._jobs[name]
+        if job.after is not None and not job.after.is_set():
+            if job.waiting is None:
+                job.waiting = asyncio.create_task(self._schedule_when_set(name, job))
+            return
         self._scheduler.add_job(
             self.run,
             IntervalTrigger(seconds=job.status.interval, timezone=UTC),
@@ -110,8 +128,19 @@ class JobRunner:
             next_run_time=datetime.now(UTC),
         )
 
+    async def _schedule_when_set(self, name: str, job: _Job) -> None:
+        assert job.after is not None
+        await job.after.wait()
+        job.waiting = None
+        if self._scheduler is not None and self._jobs.get(name) is job:
+            self._schedule(name)
+
     async def shutdown(self, grace: float = 3.0) -> None:
         """Stop scheduling and let runs in flight finish (up to ``grace`` seconds)."""
+        for job in self._jobs.values():
+            if job.waiting is not None:
+                job.waiting.cancel()
+                job.waiting = None
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is None or not scheduler.running:
             return
@@ -159,8 +188,11 @@ class JobRunner:
         self._bus.publish(JobEvent(name, "resumed", self._clock.now()))
 
     async def run(self, name: str) -> JobStatus:
-        """Run a job now; a job already running is not started twice (recorded as skipped)."""
+        """Run a job now, once what it needs is ready; a job already running is not started
+        twice (recorded as skipped)."""
         job = self._job(name)
+        if job.after is not None:
+            await job.after.wait()
         started = self._clock.now()
         if job.running:
             self._finish(job, JobRunRecord(name, started, started, "skipped", 0, "already running"))

@@ -143,7 +143,9 @@ class LocalEngine(LedgerCommands, TradingCommands):
         from engine.intel import IntelFeeds, live_collectors, sim_collectors
 
         if self.intel is None:
-            self.intel = IntelFeeds(self.bus, self.jobs, _Now(self), lambda: self.writer.store)
+            self.intel = IntelFeeds(
+                self.bus, self.jobs, _Now(self), lambda: self.writer.store, stored=self._ready
+            )
         self.intel.uninstall()
         source = self.feed.source
         if source.simulated:
@@ -157,6 +159,7 @@ class LocalEngine(LedgerCommands, TradingCommands):
                 self._check_quality,
                 self.settings.quality.check_seconds,
                 "score completeness, timeliness and accuracy",
+                after=self._ready,
             )
 
     async def _check_quality(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import ccxt
@@ -227,3 +228,32 @@ async def test_restart_continues_the_forming_bar(
         90.0,
         90.0,
     )
+
+
+async def test_jobs_that_need_storage_wait_for_it_without_failing(db_url: str) -> None:
+    s = config.load(None, sim={"enabled": True}, database={"url": db_url})
+    engine = LocalEngine(s, clock=ManualClock(FROZEN), storage_delay=0.2)
+    await engine.start()
+    try:
+        await engine.wait_ready()
+        assert engine.intel is not None
+        waiting = [*engine.intel.collectors, "quality.check"]
+        for _ in range(500):  # the scheduler runs each of them once storage is open
+            if all(engine.jobs.status(name).runs for name in waiting):
+                break
+            await asyncio.sleep(0.02)
+        statuses = engine.jobs.statuses()
+    finally:
+        await engine.stop()  # writes every recorded run
+    assert [(status.name, status.last_error) for status in statuses if status.failures] == []
+    from ledgers import queries
+    from ledgers.database import Database
+
+    db = Database(db_url)
+    columns, rows = await queries.browse(db, "job_runs", limit=10_000)
+    await db.dispose()
+    runs = [dict(zip(columns, row, strict=True)) for row in rows]
+    assert [run for run in runs if run["status"] == "error"] == []
+    for name in waiting:
+        first = min((run for run in runs if run["job"] == name), key=lambda r: r["started_at"])
+        assert first["status"] == "ok", name
