@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from engine.bus import EventBus
 from engine.config import Settings
@@ -25,10 +26,21 @@ log = logging.getLogger("omc.intel")
 MAX_BACKOFF_SECONDS = 3600.0
 
 
+@runtime_checkable
+class Resumable(Protocol):
+    """A collector that continues from the rows earlier runs stored instead of from scratch."""
+
+    progress: tuple[str, str]  # the table and source whose newest row marks how far it got
+
+    def resume(self, newest: datetime | None) -> None: ...
+
+
 class IntelFeeds:
     """Runs each collector as job ``<ledger>.<name>``; a failing one never stops the others.
 
-    With ``stored`` (set once storage is open) the jobs are scheduled only from then on.
+    With ``stored`` (set once storage is open) the jobs are scheduled only from then on. A
+    collector that can ``resume`` (the simulator's) is told, before its first run, where the
+    rows stored by earlier runs end, so it backfills only what is missing.
     """
 
     def __init__(
@@ -48,6 +60,7 @@ class IntelFeeds:
         self._stored = stored
         self.http = http or HttpPolicy(clock=clock)
         self.collectors: dict[str, Collector] = {}
+        self._caught_up: set[str] = set()  # jobs whose collector knows where storage ends
 
     @staticmethod
     def job_name(collector: Collector) -> str:
@@ -59,6 +72,7 @@ class IntelFeeds:
         for collector in collectors:
             name = self.job_name(collector)
             self.collectors[name] = collector
+            self._caught_up.discard(name)
             seconds = (intervals or {}).get(collector.name, collector.interval)
             self.jobs.add(
                 name,
@@ -89,6 +103,9 @@ class IntelFeeds:
         store = self._store()
         if store is None:
             raise Backoff("database not open yet", 5.0)
+        name = self.job_name(collector)
+        if isinstance(collector, Resumable) and name not in self._caught_up:
+            collector.resume(await _newest_stored(store, *collector.progress))
         now = self.clock.now()
         try:
             batch = await collector.collect(self.http, now)
@@ -99,6 +116,8 @@ class IntelFeeds:
             self.bus.publish(self._feed_event(collector.name))
             wait = min(MAX_BACKOFF_SECONDS, collector.interval * 2 ** (health.failures - 1))
             raise Backoff(str(exc), wait) from None
+        # Only a stored run moves the collector on; after a failed write it resumes again.
+        self._caught_up.add(name)
         if self.http.mark_ok(collector.name):
             self.bus.publish(self._feed_event(collector.name))
         if rows:
@@ -108,6 +127,19 @@ class IntelFeeds:
     def _feed_event(self, name: str) -> FeedEvent:
         h = self.http.health(name)
         return FeedEvent(name, h.status, self.clock.now(), h.error)
+
+
+async def _newest_stored(store: LedgerStore, table: str, source: str) -> datetime | None:
+    """The stamp of the newest row of ``source`` in ledger ``table``."""
+    from sqlalchemy import func, select
+
+    from ledgers.schema import LEDGER_TABLES, Base
+
+    rows = Base.metadata.tables[table]
+    newest = select(func.max(rows.c[LEDGER_TABLES[table]])).where(rows.c.source == source)
+    async with store.db.engine.connect() as conn:
+        stamp: datetime | None = (await conn.execute(newest)).scalar()
+    return stamp
 
 
 def live_collectors(

@@ -149,6 +149,43 @@ def test_first_run_reaches_back_its_lookback(sim: SimMarket) -> None:
     assert hours == [END.replace(minute=0, second=0) - timedelta(hours=k) for k in (2, 1, 0)]
 
 
+@pytest.mark.parametrize(
+    ("cls", "days"), [(SimGlassCollector, 30), (SimHumanCollector, 3), (SimCatalystCollector, 30)]
+)
+def test_a_first_run_backfills_the_ledgers_history(
+    sim: SimMarket, cls: type[Collector], days: int
+) -> None:
+    batch = run(cls(sim), [END])[0]
+    stamps = sorted(stamp(r) for r in records([batch]))
+    start = END - timedelta(days=days)
+    within = timedelta(days=1) if cls is SimCatalystCollector else timedelta(hours=1)
+    assert start < stamps[0] < start + within
+    assert END - within < stamps[-1] <= END
+    if cls is SimCatalystCollector:
+        assert len(batch.catalysts) >= 60  # a few a day
+    if cls is SimHumanCollector:
+        assert len(batch.mood) == days * 24
+
+
+@pytest.mark.parametrize("cls", COLLECTORS)
+def test_resuming_fills_only_the_gap_since_the_newest_stored_row(
+    sim: SimMarket, cls: type[Collector]
+) -> None:
+    whole = records(run(cls(sim, lookback=timedelta(days=4)), [END]))
+    newest = END - timedelta(days=1, minutes=17)
+    stored = [r for r in whole if stamp(r) <= newest]
+    collector = cls(sim, lookback=timedelta(days=4))
+    collector.resume(max(stamp(r) for r in stored))
+    gap = records(run(collector, [END]))
+    assert gap and all(stamp(r) > max(stamp(r) for r in stored) for r in gap)
+    assert sorted(stored + gap, key=repr) == sorted(whole, key=repr)
+    # Nothing stored yet: the whole lookback; stored rows past the clock: nothing until then.
+    collector.resume(None)
+    assert sorted(records(run(collector, [END])), key=repr) == sorted(whole, key=repr)
+    collector.resume(END + timedelta(hours=2))
+    assert run(collector, [END + timedelta(hours=1)])[0].rows == 0
+
+
 def test_runs_near_the_epoch_start_at_the_epoch() -> None:
     got = run(SimHumanCollector(SimMarket(seed=SEED)), [EPOCH + timedelta(hours=2)])[0]
     assert got.mood and all(EPOCH < reading.ts for reading in got.mood)
@@ -275,10 +312,38 @@ def test_catalysts_are_collected_before_their_jump(sim: SimMarket) -> None:
         assert event in got.catalysts
 
 
-def test_noise_events_are_low_impact_and_undirected(long_run: dict[type, Collected]) -> None:
-    notes = [e for e in long_run[SimCatalystCollector].catalysts if e.impact <= 2]
-    assert 40 <= len(notes) <= 250  # about one a day across the universe
-    assert not {e.type for e in notes} & (BULLISH_TYPES | BEARISH_TYPES)
+def test_every_catalyst_announces_a_jump_10_to_90_minutes_ahead_or_is_a_note(
+    sim: SimMarket, long_run: dict[type, Collected]
+) -> None:
+    events = long_run[SimCatalystCollector].catalysts
+    tickers = [symbol.split("/")[0] for symbol in sim.universe]
+    jumps = sim.hours.jumps(hour_of(END - LONG), hour_of(END) + 2)
+    announcing = [e for e in events if e.type in BULLISH_TYPES | BEARISH_TYPES]
+    assert len(announcing) >= 30
+    for event in announcing:
+        ahead = [
+            j
+            for j in jumps
+            if timedelta(minutes=10)
+            <= EPOCH + timedelta(hours=j.hour, seconds=j.at) - event.occurred
+            <= timedelta(minutes=90)
+            and event.currencies == ("BTC" if j.coin is None else tickers[j.coin],)
+            and ("market" in event.title) == (j.coin is None)
+            and (event.type in BULLISH_TYPES) == (j.size > 0)
+            and event.impact == catalyst_impact(j.size)
+        ]
+        assert ahead, f"{event} announces no jump"
+    notes = [e for e in events if e not in announcing]
+    assert notes and all(e.impact <= 2 for e in notes) and all(e.impact >= 3 for e in announcing)
+
+
+def test_catalysts_arrive_a_few_a_day(long_run: dict[type, Collected]) -> None:
+    events = long_run[SimCatalystCollector].catalysts
+    days = LONG / timedelta(days=1)
+    assert 3.0 <= len(events) / days <= 5.0  # about 4: 0.4 ahead of jumps, 3.6 notes
+    weeks = np.bincount([int((END - e.occurred) / timedelta(weeks=1)) for e in events])
+    whole_weeks = weeks[: int(days // 7)] / 7
+    assert 2.0 <= whole_weeks.min() and whole_weeks.max() <= 7.0  # every simulated week
 
 
 def series(rows: Sequence[GlassMetric], entity: str, metric: str) -> dict[datetime, float]:

@@ -6,10 +6,15 @@ its window. Chunking runs differently therefore never changes what is produced, 
 produces the same records under the same natural keys, so upserts never duplicate. The path is
 known ahead of the clock, which is how sentiment can lead returns and a catalyst can precede
 the jump it announces.
+
+Like the candles, the ledgers are backfilled: a collector's first run on an empty database
+reaches back its ``history``, and after a restart it fills only the gap since the newest row
+an earlier run stored (see ``resume``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -39,8 +44,8 @@ from ledgers.sources.sim.universe import MAJORS
 
 SOURCE = "sim"
 SITE = "https://sim.omc.local"
-LOOKBACK = timedelta(hours=6)  # what a collector's first run reaches back over
 HOUR = 3600
+_IN_THREAD = 6 * HOUR  # a longer window (a backfill) is made off the event loop
 
 BLOCK_SECONDS = 12
 _HEIGHT_AT_EPOCH = 21_525_000  # about Ethereum's height on 2025-01-01
@@ -65,7 +70,10 @@ _MOMENTUM_DECAY = 36.0  # hours
 _TURBULENCE_HOURS = 48
 
 LEAD_MINUTES = (11.0, 89.0)  # how long before its jump a catalyst is announced
-_NOTE_CHANCE = 0.004  # per coin and hour: a low-impact event that precedes nothing
+# Per coin and hour: a low-impact event that precedes nothing (maintenance, a governance vote,
+# a filing). Jumps are rare (about one a coin a month), so these keep the feed moving: about
+# 3.6 a day across twelve coins, against 0.4 jump catalysts.
+_NOTE_CHANCE = 0.0125
 
 
 class _Draw(IntEnum):
@@ -112,32 +120,51 @@ def catalyst_impact(size: float) -> int:
 
 
 class _SimCollector(ABC):
-    """Runs cover (previous ``now``, ``now``]; the first reaches back ``lookback``."""
+    """Runs cover (previous ``now``, ``now``]; the first reaches back ``lookback``, or only to
+    the newest stored row when ``resume`` was told of one."""
 
     name: str
     ledger: str
     interval: float
     source = "sim"  # rows are sourced sim or sim:<feed>, whatever the collector is called
+    history: timedelta  # how far a first run reaches back unless told otherwise
+    # The table and source whose newest stored row says how far earlier runs got: runs are
+    # written whole and in time order, so every row before it is stored too.
+    progress: tuple[str, str]
 
     def __init__(
-        self, market: SimMarket, *, lookback: timedelta = LOOKBACK, interval: float | None = None
+        self,
+        market: SimMarket,
+        *,
+        lookback: timedelta | None = None,
+        interval: float | None = None,
     ) -> None:
         self.market = market
-        self.lookback = lookback
+        self.lookback = self.history if lookback is None else lookback
         if interval is not None:
             self.interval = interval
         self._since: float | None = None
+        self._stored: float | None = None
+
+    def resume(self, newest: datetime | None) -> None:
+        """Continue after ``newest``, the newest ``progress`` row stored (None: nothing is), so
+        the next run fills only the gap since it, or the whole lookback."""
+        self._since = None
+        self._stored = None if newest is None else seconds_since_epoch(newest)
 
     async def collect(self, http: HttpPolicy, now: datetime) -> Collected:
-        """Records stamped after the previous run's ``now`` (or ``now`` − lookback), up to
-        ``now``; ``http`` is unused."""
+        """Records stamped after the previous run's ``now`` (on a first run: after the newest
+        stored row or ``now`` − lookback, whichever is later), up to ``now``; ``http`` is
+        unused."""
         end = seconds_since_epoch(now)
         start = self._since
         if start is None:
-            start = max(end - self.lookback.total_seconds(), 0.0)
+            start = max(end - self.lookback.total_seconds(), self._stored or 0.0, 0.0)
         if end <= start:
             return Collected()
         self._since = end
+        if end - start > _IN_THREAD:
+            return await asyncio.to_thread(self._between, start, end)
         return self._between(start, end)
 
     @abstractmethod
@@ -151,6 +178,8 @@ class SimGlassCollector(_SimCollector):
     name = "sim.glass"
     ledger = "glass"
     interval = 300.0
+    history = timedelta(days=30)  # hourly series, as far back as the 1h candles
+    progress = ("glass_metrics", SOURCE)
 
     def _between(self, start: float, end: float) -> Collected:
         rows = _hourly_glass(self.market, _on_the_hour(start, end))
@@ -168,6 +197,9 @@ class SimHumanCollector(_SimCollector):
     name = "sim.human"
     ledger = "human"
     interval = 120.0
+    # A few items an hour that go stale fast: three days fill the panes and the quality window.
+    history = timedelta(days=3)
+    progress = ("mood_readings", "sim:feargreed")
 
     def _between(self, start: float, end: float) -> Collected:
         return Collected(
@@ -177,11 +209,13 @@ class SimHumanCollector(_SimCollector):
 
 
 class SimCatalystCollector(_SimCollector):
-    """An event ahead of every jump of the path, and now and then one that precedes nothing."""
+    """An event ahead of every jump of the path, and a few a day that precede nothing."""
 
     name = "sim.catalyst"
     ledger = "catalyst"
     interval = 300.0
+    history = timedelta(days=30)  # about 120 events, with the 1h candles their jumps show in
+    progress = ("catalyst_events", SOURCE)
 
     def _between(self, start: float, end: float) -> Collected:
         events = _jump_catalysts(self.market, start, end) + _notes(self.market, start, end)
