@@ -170,7 +170,10 @@ class LocalEngine(LedgerCommands, TradingCommands):
         expected = self.intel.expected() if self.intel else {}
         expected.setdefault("exchange", []).append(self.feed.venue)
         thresholds = self.settings.quality.thresholds()
-        report = await measure(self.db, self.clock.now(), thresholds, expected)
+        simulated = bool(self.feed.source.simulated)  # judge only the data the engine is on
+        report = await measure(
+            self.db, self.clock.now(), thresholds, expected, simulated=simulated
+        )
         self.quality = QualityEvent(
             report.at, report.overall, report.ledgers, report.alert, tuple(report.failing())
         )
@@ -213,8 +216,10 @@ class LocalEngine(LedgerCommands, TradingCommands):
         return await self.writer.store.prune_job_runs(self.clock.now() - keep)
 
     async def run_once(self) -> list[JobStatus]:
-        """Run every job once, in order, after storage is ready (``omc-engine --once``)."""
+        """Run every job once, in order, after storage and trading are ready (``omc-engine
+        --once``): the market, the collectors, the book's jobs, then flush and quality."""
         await self.wait_ready()
+        await self._trading_ready.wait()  # the trading jobs exist only once the book is open
         results = []
         last = ("candles.build", "store.flush", "quality.check")
         for name in self.jobs.names():
@@ -265,6 +270,7 @@ class LocalEngine(LedgerCommands, TradingCommands):
                 self.settings, db, lambda: self.feed, self.bus.publish, self.clock.now
             )
             await host.open()
+            await host.follow_market()  # the market may have switched while the book opened
         except Exception as exc:  # the data side keeps running; trading says why it cannot
             from engine.trading.trader import TradingError
 
@@ -408,6 +414,10 @@ class LocalEngine(LedgerCommands, TradingCommands):
             self._install_intel()
         self.bus.publish(self._mode())
         await self.jobs.run("market.tickers")
+        if self.trading_host is not None:
+            # The simulated market keeps its own paper book; the venue's stays as it was.
+            await self.trading_host.follow_market()
+            self.bus.publish(self.trading_host.trader.trading_event("book: " + self._book()))
         if self._ready.is_set():
             assert self.db is not None
             await self._load_history()
@@ -463,7 +473,14 @@ class LocalEngine(LedgerCommands, TradingCommands):
             engine="local",
             venue=self.feed.venue,
             watchlist=tuple(self.feed.watchlist),
+            book=self._book(),
         )
+
+    def _book(self) -> str:
+        """The book this engine trades in: its trading mode on its current market."""
+        from engine.trading.books import book_id
+
+        return book_id(self.settings.trading.mode, self.feed.venue)
 
 
 def _import_storage() -> None:

@@ -66,13 +66,17 @@ def test_once_runs_every_job_and_exits_zero(db_url: str, tmp_path: Path) -> None
         "human.sim.human",
         "catalyst.sim.catalyst",
         "quality.check",
+        "trading.orders",
+        "trading.mark",
+        "trading.strategies",
     }
     rows = stats(db_url)
+    assert rows["equity_marks"] == 1  # the book was marked once
     assert rows["tickers"] >= 12 and rows["candles"] > 12 * 6 and rows["order_book_snapshots"] == 1
     assert rows["job_runs"] >= 5
-    # The simulator feeds the other ledgers too (catalysts are rare: a six-hour window may
-    # hold none, so they are checked in the simulator's own tests).
-    assert min(rows["glass_metrics"], rows["human_items"], rows["mood_readings"]) > 0
+    # The simulator feeds the other ledgers too, with their history on a first start.
+    ledgers = ("glass_metrics", "human_items", "mood_readings", "catalyst_events")
+    assert min(rows[t] for t in ledgers) > 0, rows
 
 
 def test_sigterm_flushes_and_exits_zero_within_five_seconds(db_url: str, tmp_path: Path) -> None:
