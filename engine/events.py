@@ -248,6 +248,7 @@ class TradingEvent(Event):
     kill_switch: bool
     armed: bool
     reason: str | None = None
+    attention: str | None = None  # the book cannot be replayed: it takes no orders, and why
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

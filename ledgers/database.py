@@ -35,6 +35,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @property
     def masked_url(self) -> str:
@@ -66,3 +67,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+    # SQLAlchemy, not the driver, begins transactions (see ``_sqlite_begin``).
+    dbapi_connection.isolation_level = None
+
+
+IMMEDIATE = "sqlite_immediate"  # an execution option: take the write lock at BEGIN
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for a transaction that must hold the write lock from its first
+    read (a book's order path: what it reads to decide must not change before it writes)."""
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Float,
@@ -192,6 +193,7 @@ class OrderRow(Base):
     origin: Mapped[str] = mapped_column(String(16))
     mode: Mapped[str] = mapped_column(String(8))
     book: Mapped[str] = mapped_column(String(48))  # "paper:sim", "paper:coinspot", "live:coinspot"
+    seq: Mapped[int] = mapped_column(BigInteger)  # the book's sequence when it was first stored
     state: Mapped[str] = mapped_column(String(20))
     filled: Mapped[Decimal] = mapped_column(Money)
     cost: Mapped[Decimal] = mapped_column(Money)
@@ -205,6 +207,7 @@ class OrderRow(Base):
 
     __table_args__ = (
         Index("ix_orders_book_state", "book", "state"),
+        Index("ix_orders_book_seq", "book", "seq", unique=True),
         Index("ix_orders_created_at", "created_at"),
     )
 
@@ -216,6 +219,8 @@ class FillRow(Base):
 
     fill_id: Mapped[str] = mapped_column(String(160), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), ForeignKey("orders.client_id"))
+    book: Mapped[str] = mapped_column(String(48))
+    seq: Mapped[int] = mapped_column(BigInteger)  # replay follows it, not timestamps
     venue: Mapped[str] = mapped_column(String(32))
     symbol: Mapped[str] = mapped_column(String(40))
     side: Mapped[str] = mapped_column(String(4))
@@ -229,6 +234,7 @@ class FillRow(Base):
     __table_args__ = (
         Index("ix_fills_client_id", "client_id"),
         Index("ix_fills_ts", "ts"),
+        Index("ix_fills_book_seq", "book", "seq", unique=True),
     )
 
 
@@ -253,6 +259,19 @@ class RiskDecisionRow(Base):
     message: Mapped[str] = mapped_column(Text)
 
     __table_args__ = (Index("ix_risk_decisions_at", "at"),)
+
+
+class BookRow(Base):
+    """One row per book: the lock an order takes, and the sequence its orders and fills get.
+
+    ``seq`` grows with every write to the book, so a process can tell whether another one
+    changed the book since it last looked.
+    """
+
+    __tablename__ = "books"
+
+    book: Mapped[str] = mapped_column(String(48), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
 
 
 class TradingStateRow(Base):

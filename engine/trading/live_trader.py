@@ -17,9 +17,19 @@ from typing import Any
 from engine.events import RiskEvent
 from engine.trading.books import state_key
 from engine.trading.live import LiveBroker, LiveBrokerError
-from engine.trading.model import ZERO, Balance, Book, Execution, Fill, Order, OrderState, Side
+from engine.trading.model import (
+    ZERO,
+    Balance,
+    Execution,
+    Fill,
+    Order,
+    OrderRequest,
+    OrderState,
+    Side,
+)
 from engine.trading.portfolio import InsufficientHoldings, Portfolio
-from engine.trading.trader import LIVE_ARMED, Trader, TradingError
+from engine.trading.store import BookWriter
+from engine.trading.trader import LIVE_ARMED, PlaceResult, Trader, TradingError
 
 log = logging.getLogger("omc.trading")
 
@@ -30,6 +40,7 @@ _WORKING = [OrderState.NEW, OrderState.OPEN, OrderState.PARTIALLY_FILLED]
 class LiveTrader(Trader):
     mode = "live"
     needs_book = False  # the venue matches the order; the guard still needs a fresh quote
+    sends_in_transaction = False  # a network call is not made while holding the book's lock
 
     def __init__(self, *args: Any, broker: LiveBroker, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -38,23 +49,42 @@ class LiveTrader(Trader):
         self._open: dict[str, Order] = {}
         self.unknown_orders: list[dict[str, Any]] = []
 
-    async def _restore(self, now: datetime) -> None:
-        known = await self.store.orders(self.book, states=_WORKING, limit=None)
+    async def _load(self, w: BookWriter) -> None:
+        """Lots from our fills, cash as the venue last reported it, our working orders."""
+        self._open = {o.client_id: o for o in await w.orders(_WORKING)}
+        fills = await w.fills()
+        self.portfolio = self._replay(fills)
+        self._latest = max((f.ts for f in fills), default=None)
+
+    async def _settle_leftovers(self, w: BookWriter, now: datetime) -> None:
+        """Nothing to settle blind: the venue is asked about orders left NEW (``_after_open``)."""
+
+    async def _after_open(self) -> None:
+        """Reconcile with the venue before anything trades: open orders, fills, balances."""
         try:
-            reconciliation = await self.live.reconcile(known)
+            reconciliation = await self.live.reconcile(list(self._open.values()))
         except LiveBrokerError as exc:
             raise TradingError(f"live trading cannot start: {exc}") from None
         self.balances = dict(reconciliation.balances)
-        await self.store.save_executions(reconciliation.executions)
+        async with self._writing() as w:
+            await w.save_executions(reconciliation.executions)
+            await self._load(w)
         self.unknown_orders = list(reconciliation.unknown_orders)
+        now = self.now()
         for venue_order in self.unknown_orders:
             message = f"an open order at the venue is not ours: {venue_order}"
             log.warning(message)
             self.publish(RiskEvent(now, False, "reconcile", message, "", "", "venue"))
-        still = await self.store.orders(self.book, states=_WORKING, limit=None)
-        self._open = {o.client_id: o for o in still}
-        fills = await self.store.fills(self.book)
-        self.portfolio = self._replay(fills)
+
+    async def place(self, request: OrderRequest) -> PlaceResult:
+        """The decision and the order (NEW) are stored together, then the order is sent."""
+        async with self._lock:
+            result, stored = await self._place(request)
+            if stored is None:
+                return result
+            execution = await self.live.submit(stored)
+            fills = await self._record([execution])
+            return PlaceResult(execution.order, result.decision, tuple(fills))
 
     def _replay(self, fills: Sequence[Fill]) -> Portfolio:
         """Lots from our own fills; cash as the venue reports it now."""
@@ -64,10 +94,6 @@ class LiveTrader(Trader):
         for fill in fills:
             _apply(portfolio, fill)
         return portfolio
-
-    async def _send(self, order: Order, book: Book | None, now: datetime) -> Execution:
-        execution = await self.live.submit(order)
-        return execution
 
     async def _cancel_one(self, client_id: str, reason: str) -> Execution | None:
         order = self._open.get(client_id)
@@ -115,20 +141,20 @@ class LiveTrader(Trader):
             return len(executions)
 
     async def _record(self, executions: Sequence[Execution]) -> list[Fill]:
+        """Store what the venue reported (found outside the lock) and announce it."""
         if not executions:
             return []
-        new = await self.store.save_executions(executions)
+        async with self._writing() as w:
+            new = await self._store(w, executions)
+        self._announce(executions, new)
+        return new
+
+    async def _store(self, w: BookWriter, executions: Sequence[Execution]) -> list[Fill]:
+        new = await w.save_executions(executions)
         for fill in new:
             _apply(self.portfolio, fill)
+            self._latest = max(self._latest, fill.ts) if self._latest else fill.ts
         self._track(e.order for e in executions)
-        from engine.trading.messages import fill_event, order_event
-
-        for execution in executions:
-            self.publish(order_event(execution.order))
-        for fill in new:
-            self.publish(fill_event(fill, self.book))
-        if new:
-            self.publish(self.portfolio_event())
         return new
 
     def _track(self, orders: Iterable[Order]) -> None:

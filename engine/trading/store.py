@@ -1,22 +1,27 @@
 """Persistence of the book: orders, fills, the risk audit, durable switches and equity marks.
 
-An order's new version and the fills that made it are written in one transaction, so a crash
-leaves either both or neither; fills are keyed by their id, so a replay never duplicates.
+Every change to a book is written through ``TradingStore.writing``: one transaction holding
+the book's lock (BEGIN IMMEDIATE on SQLite, a row lock on PostgreSQL), in which the caller
+re-reads what it decides on, and its orders and fills take the book's next sequence numbers.
+A crash leaves either the whole change or none of it; fills are keyed by their id, so a replay
+never duplicates; replay follows the sequence, not timestamps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
-from ledgers.database import Database
+from ledgers.database import IMMEDIATE, Database
 from ledgers.schema import (
+    BookRow,
     EquityMarkRow,
     FillRow,
     OrderRow,
@@ -29,6 +34,7 @@ _FILLS = FillRow.__table__
 _DECISIONS = RiskDecisionRow.__table__
 _STATE = TradingStateRow.__table__
 _MARKS = EquityMarkRow.__table__
+_BOOKS = BookRow.__table__
 
 
 def _insert(conn: AsyncConnection, table: Any) -> Any:
@@ -88,8 +94,10 @@ def order_from_row(row: Any) -> Order:
     )
 
 
-def fill_values(fill: Fill) -> dict[str, Any]:
+def fill_values(fill: Fill, book: str, seq: int) -> dict[str, Any]:
     return {
+        "book": book,
+        "seq": seq,
         "fill_id": fill.fill_id,
         "client_id": fill.client_id,
         "venue": fill.venue,
@@ -120,41 +128,138 @@ def fill_from_row(row: Any) -> Fill:
     )
 
 
+class BookWriter:
+    """One transaction on one book, holding its lock: reads see the book as it is now, and
+    every write takes the book's next sequence number."""
+
+    def __init__(self, conn: AsyncConnection, book: str, seq: int) -> None:
+        self.conn = conn
+        self.book = book
+        self.seq = seq  # the newest number given in this book
+        self.read_seq = seq  # what it was when the lock was taken
+
+    def _next(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    async def order(self, client_id: str) -> Order | None:
+        row = (
+            await self.conn.execute(select(_ORDERS).where(_ORDERS.c.client_id == client_id))
+        ).first()
+        return order_from_row(row) if row else None
+
+    async def fills(self) -> list[Fill]:
+        return await _book_fills(self.conn, self.book)
+
+    async def orders(self, states: Sequence[OrderState]) -> list[Order]:
+        query = (
+            select(_ORDERS)
+            .where(_ORDERS.c.book == self.book, _ORDERS.c.state.in_([s.value for s in states]))
+            .order_by(_ORDERS.c.seq)
+        )
+        return [order_from_row(r) for r in await self.conn.execute(query)]
+
+    async def get_state(self, key: str) -> dict[str, Any] | None:
+        return await _get_state(self.conn, key)
+
+    async def set_state(self, key: str, value: dict[str, Any], at: datetime) -> None:
+        await _set_state(self.conn, key, value, at)
+
+    async def record_decision(self, decision: Any) -> None:
+        """Audit one risk decision (a ``RiskDecision``) with the order it decided."""
+        await self.conn.execute(
+            _DECISIONS.insert().values(
+                at=decision.at,
+                mode=self.book.partition(":")[0],
+                book=self.book,
+                client_id=decision.client_id,
+                symbol=decision.symbol,
+                side=decision.side,
+                quantity=decision.quantity,
+                price=decision.price,
+                notional=decision.notional,
+                origin=decision.origin,
+                allowed=decision.allowed,
+                rule=decision.rule,
+                message=decision.message,
+            )
+        )
+
+    async def save_order(self, order: Order) -> None:
+        """Write an order's newest version (before the engine acts on it)."""
+        await self._upsert_order(order)
+
+    async def save_executions(self, executions: Iterable[Execution]) -> list[Fill]:
+        """Write orders with their fills; returns the fills that were new."""
+        executions = list(executions)
+        fills = [f for e in executions for f in e.fills]
+        known: set[str] = set()
+        if fills:
+            rows = await self.conn.execute(
+                select(_FILLS.c.fill_id).where(_FILLS.c.fill_id.in_([f.fill_id for f in fills]))
+            )
+            known = {r.fill_id for r in rows}
+        for execution in executions:
+            await self._upsert_order(execution.order)
+        new = [f for f in fills if f.fill_id not in known]
+        if new:
+            stmt = _insert(self.conn, _FILLS).on_conflict_do_nothing(index_elements=["fill_id"])
+            await self.conn.execute(stmt, [fill_values(f, self.book, self._next()) for f in new])
+        return new
+
+    async def _upsert_order(self, order: Order) -> None:
+        if order.book != self.book:
+            raise ValueError(
+                f"order {order.client_id} is of the {order.book} book, not {self.book}"
+            )
+        values = {**order_values(order), "seq": self._next()}
+        stmt = _insert(self.conn, _ORDERS).values(values)
+        # The sequence an order got when first stored stays; every write still moves the
+        # book's own number, so other processes see that it changed.
+        keep = ("client_id", "created_at", "seq")
+        updates = {k: stmt.excluded[k] for k in values if k not in keep}
+        await self.conn.execute(
+            stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates)
+        )
+
+
 class TradingStore:
     def __init__(self, db: Database) -> None:
         self.db = db
 
+    @asynccontextmanager
+    async def writing(self, book: str) -> AsyncIterator[BookWriter]:
+        """A transaction holding ``book``'s lock; commits on leaving, rolls back on an error."""
+        async with self.db.engine.connect() as conn:
+            if conn.dialect.name == "sqlite":
+                conn = await conn.execution_options(**{IMMEDIATE: True})
+            async with conn.begin():
+                seq = await _lock_book(conn, book)
+                writer = BookWriter(conn, book, seq)
+                yield writer
+                if writer.seq != seq:
+                    await conn.execute(
+                        update(_BOOKS).where(_BOOKS.c.book == book).values(seq=writer.seq)
+                    )
+
+    async def book_seq(self, book: str) -> int:
+        """The book's newest sequence number (0 for a book never written)."""
+        async with self.db.engine.connect() as conn:
+            found = (await conn.execute(select(_BOOKS.c.seq).where(_BOOKS.c.book == book))).first()
+        return int(found.seq) if found else 0
+
     async def save_order(self, order: Order) -> None:
-        """Write an order's newest version (before the engine acts on it)."""
-        async with self.db.engine.begin() as conn:
-            await self._upsert_order(conn, order)
+        """Write one order's newest version in its own transaction on its book."""
+        async with self.writing(order.book) as w:
+            await w.save_order(order)
 
     async def save_executions(self, executions: Iterable[Execution]) -> list[Fill]:
-        """Write orders with their fills in one transaction; returns the fills that were new."""
+        """Write orders with their fills in one transaction on their book."""
         executions = list(executions)
         if not executions:
             return []
-        async with self.db.engine.begin() as conn:
-            fills = [f for e in executions for f in e.fills]
-            known: set[str] = set()
-            if fills:
-                rows = await conn.execute(
-                    select(_FILLS.c.fill_id).where(_FILLS.c.fill_id.in_([f.fill_id for f in fills]))
-                )
-                known = {r.fill_id for r in rows}
-            for execution in executions:
-                await self._upsert_order(conn, execution.order)
-            new = [f for f in fills if f.fill_id not in known]
-            if new:
-                stmt = _insert(conn, _FILLS).on_conflict_do_nothing(index_elements=["fill_id"])
-                await conn.execute(stmt, [fill_values(f) for f in new])
-        return new
-
-    async def _upsert_order(self, conn: AsyncConnection, order: Order) -> None:
-        values = order_values(order)
-        stmt = _insert(conn, _ORDERS).values(values)
-        updates = {k: stmt.excluded[k] for k in values if k not in ("client_id", "created_at")}
-        await conn.execute(stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates))
+        async with self.writing(executions[0].order.book) as w:
+            return await w.save_executions(executions)
 
     async def order(self, client_id: str) -> Order | None:
         async with self.db.engine.connect() as conn:
@@ -192,44 +297,10 @@ class TradingStore:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Fill]:
-        """Fills of one book, in execution order (or newest first)."""
-        query = (
-            select(_FILLS)
-            .join(_ORDERS, _ORDERS.c.client_id == _FILLS.c.client_id)
-            .where(_ORDERS.c.book == book)
-        )
-        if symbol:
-            query = query.where(_FILLS.c.symbol == symbol)
-        if since is not None:
-            query = query.where(_FILLS.c.ts >= since)
-        if newest_first:
-            query = query.order_by(_FILLS.c.ts.desc(), _FILLS.c.fill_id.desc())
-        else:
-            query = query.order_by(_FILLS.c.ts, _FILLS.c.fill_id)
-        if limit is not None:
-            query = query.limit(limit)
+        """Fills of one book, in recorded order (or newest first)."""
         async with self.db.engine.connect() as conn:
-            return [fill_from_row(r) for r in await conn.execute(query)]
-
-    async def record_decision(self, book: str, decision: Any) -> None:
-        """Audit one risk decision (a ``RiskDecision``) of one book."""
-        async with self.db.engine.begin() as conn:
-            await conn.execute(
-                _DECISIONS.insert().values(
-                    at=decision.at,
-                    mode=book.partition(":")[0],
-                    book=book,
-                    client_id=decision.client_id,
-                    symbol=decision.symbol,
-                    side=decision.side,
-                    quantity=decision.quantity,
-                    price=decision.price,
-                    notional=decision.notional,
-                    origin=decision.origin,
-                    allowed=decision.allowed,
-                    rule=decision.rule,
-                    message=decision.message,
-                )
+            return await _book_fills(
+                conn, book, symbol=symbol, since=since, limit=limit, newest_first=newest_first
             )
 
     async def decisions(
@@ -245,18 +316,11 @@ class TradingStore:
 
     async def get_state(self, key: str) -> dict[str, Any] | None:
         async with self.db.engine.connect() as conn:
-            row = (await conn.execute(select(_STATE.c.value).where(_STATE.c.key == key))).first()
-        return dict(row.value) if row else None
+            return await _get_state(conn, key)
 
     async def set_state(self, key: str, value: dict[str, Any], at: datetime) -> None:
         async with self.db.engine.begin() as conn:
-            stmt = _insert(conn, _STATE).values(key=key, value=value, updated_at=at)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["key"],
-                    set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
-                )
-            )
+            await _set_state(conn, key, value, at)
 
     async def record_mark(
         self,
@@ -310,3 +374,54 @@ class TradingStore:
             keys = await conn.execute(select(_STATE.c.key).where(_STATE.c.key.like("%/account")))
             found |= {k[0].rsplit("/", 1)[0] for k in keys}
         return sorted(found)
+
+
+async def _lock_book(conn: AsyncConnection, book: str) -> int:
+    """Take the book's lock in this transaction and return its newest sequence number."""
+    query = select(_BOOKS.c.seq).where(_BOOKS.c.book == book)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = (await conn.execute(query)).first()
+    if found is None:
+        await conn.execute(
+            _insert(conn, _BOOKS)
+            .values(book=book, seq=0)
+            .on_conflict_do_nothing(index_elements=["book"])
+        )
+        found = (await conn.execute(query)).first()
+    return int(found.seq)
+
+
+async def _book_fills(
+    conn: AsyncConnection,
+    book: str,
+    *,
+    symbol: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+) -> list[Fill]:
+    query = select(_FILLS).where(_FILLS.c.book == book)
+    if symbol:
+        query = query.where(_FILLS.c.symbol == symbol)
+    if since is not None:
+        query = query.where(_FILLS.c.ts >= since)
+    query = query.order_by(_FILLS.c.seq.desc() if newest_first else _FILLS.c.seq)
+    if limit is not None:
+        query = query.limit(limit)
+    return [fill_from_row(r) for r in await conn.execute(query)]
+
+
+async def _get_state(conn: AsyncConnection, key: str) -> dict[str, Any] | None:
+    row = (await conn.execute(select(_STATE.c.value).where(_STATE.c.key == key))).first()
+    return dict(row.value) if row else None
+
+
+async def _set_state(conn: AsyncConnection, key: str, value: dict[str, Any], at: datetime) -> None:
+    stmt = _insert(conn, _STATE).values(key=key, value=value, updated_at=at)
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at},
+        )
+    )

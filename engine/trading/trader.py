@@ -11,13 +11,15 @@ import asyncio
 import logging
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from engine.events import Event, PortfolioEvent, TradingEvent
 from engine.trading.books import book_id, state_key
+from engine.trading.integrity import checkpoint, replay_what_holds
 from engine.trading.messages import fill_event, order_event, risk_event
 from engine.trading.model import (
     ZERO,
@@ -36,7 +38,7 @@ from engine.trading.model import (
 from engine.trading.paper import PaperBroker
 from engine.trading.portfolio import CostMethod, Mark, Portfolio
 from engine.trading.risk import RiskContext, RiskDecision, RiskGuard, RiskLimits
-from engine.trading.store import TradingStore
+from engine.trading.store import BookWriter, TradingStore
 from engine.trading.venue import BookUnavailable, MarketAccess
 
 log = logging.getLogger("omc.trading")
@@ -66,6 +68,7 @@ class Trader:
 
     mode = "paper"
     needs_book = True  # paper fills walk the book
+    sends_in_transaction = True  # a paper order executes inside the transaction that stores it
 
     def __init__(
         self,
@@ -98,81 +101,148 @@ class Trader:
         self._marks: dict[str, Decimal] = {}
         self._lock = asyncio.Lock()
         self.last_mark: Mark | None = None
+        self.version = -1  # the book's sequence when this process last loaded or wrote it
+        self.attention: str | None = None  # why the book cannot be replayed, if it cannot
+        self._latest: datetime | None = None  # the book's newest fill
 
     # -- start-up ------------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Load the book: switches, the account's start, fills, working orders; settle leftovers."""
+        """Load the book: switches, the account's start, fills, working orders; settle leftovers.
+
+        A book that cannot be replayed still opens: it takes no orders ("needs attention",
+        with the reason) and shows what is consistent, so reads and ``omc book`` still work.
+        """
         now = self.now()
-        kill = await self.store.get_state(KILL_SWITCH)
-        self.kill_switch = bool(kill and kill.get("on"))
-        armed = await self.store.get_state(state_key(self.book, LIVE_ARMED))
-        self.armed = bool(armed and armed.get("on"))
-        account_key = state_key(self.book, "account")
-        account = await self.store.get_state(account_key)
-        if account is None:
-            account = {"cash": {self.quote: str(self.starting_cash)}, "opened": now.isoformat()}
-            await self.store.set_state(account_key, account, now)
-        cash = {c: Decimal(v) for c, v in account["cash"].items()}
-        fills = await self.store.fills(self.book)
-        self.portfolio = Portfolio.replay(fills, cash, self.method)
-        await self._restore(now)
-        day = await self.store.get_state(state_key(self.book, "day_start"))
-        if day is not None:
-            self.day_start = (day["date"], Decimal(day["equity"]))
+        async with self._writing(load=False) as w:
+            kill = await w.get_state(KILL_SWITCH)
+            self.kill_switch = bool(kill and kill.get("on"))
+            armed = await w.get_state(state_key(self.book, LIVE_ARMED))
+            self.armed = bool(armed and armed.get("on"))
+            account_key = state_key(self.book, "account")
+            if await w.get_state(account_key) is None:
+                opened = {"cash": {self.quote: str(self.starting_cash)}, "opened": now.isoformat()}
+                await w.set_state(account_key, opened, now)
+            await self._load(w)
+            await self._settle_leftovers(w, now)
+            day = await w.get_state(state_key(self.book, "day_start"))
+            if day is not None:
+                self.day_start = (day["date"], Decimal(day["equity"]))
+        await self._after_open()
+        if self.attention:
+            log.error("the %s book needs attention: %s", self.book, self.attention)
         self.publish(self.trading_event())
 
-    async def _restore(self, now: datetime) -> None:
-        working = await self.store.orders(
-            self.book, states=[OrderState.OPEN, OrderState.PARTIALLY_FILLED], limit=None
-        )
-        self.broker.restore(working)
+    async def _load(self, w: BookWriter) -> None:
+        """(Re)build the portfolio and working orders from what the book has stored."""
+        account = await w.get_state(state_key(self.book, "account")) or {}
+        cash = {c: Decimal(v) for c, v in account.get("cash", {}).items()}
+        fills = await w.fills()
+        self.portfolio, self.attention = replay_what_holds(fills, cash, self.method)
+        self.broker = PaperBroker(self.venue, self._rules)
+        self.broker.restore(await w.orders([OrderState.OPEN, OrderState.PARTIALLY_FILLED]))
+        self._latest = max((f.ts for f in fills), default=None)
+
+    async def _settle_leftovers(self, w: BookWriter, now: datetime) -> None:
         # An order still NEW was persisted but never reached the broker (the engine stopped
         # in between): it did not trade, and resending on its own could surprise the user.
-        for order in await self.store.orders(self.book, states=[OrderState.NEW], limit=None):
+        for order in await w.orders([OrderState.NEW]):
             settled = order.transition(
                 OrderState.REJECTED, now, reason="not sent: the engine stopped before sending it"
             )
-            await self.store.save_order(settled)
+            await w.save_order(settled)
+
+    async def _after_open(self) -> None:
+        """What a book does once loaded, outside the lock (the live book asks its venue)."""
+
+    @asynccontextmanager
+    async def _writing(self, *, load: bool = True) -> AsyncIterator[BookWriter]:
+        """The book's transaction; if another process wrote to the book since this one last
+        looked, the book is first loaded again from what is stored."""
+        committed = False
+        writer: BookWriter | None = None
+        try:
+            async with self.store.writing(self.book) as writer:
+                if load and writer.read_seq != self.version:
+                    await self._load(writer)
+                yield writer
+            committed = True
+        finally:
+            # Whatever failed, memory may be ahead of the database: look again next time.
+            self.version = writer.seq if committed and writer is not None else -1
+
+    def _stamp(self) -> datetime:
+        """Now, but never before the book's newest fill: time does not run back over a book."""
+        now = self.now()
+        return max(now, self._latest) if self._latest is not None else now
 
     # -- orders ----------------------------------------------------------------------------
 
     async def place(self, request: OrderRequest) -> PlaceResult:
         """Check, persist and execute one order; a refused one is stored as rejected."""
         async with self._lock:
-            return await self._place(request)
+            result, _ = await self._place(request)
+            return result
 
-    async def _place(self, request: OrderRequest) -> PlaceResult:
+    async def _place(self, request: OrderRequest) -> tuple[PlaceResult, Order | None]:
         client_id = request.client_id or new_client_id()
-        existing = await self.store.order(client_id)
-        if existing is not None:
-            if existing.book != self.book:
-                raise OrderInputError(
-                    f"client id {client_id} is already used by an order of the {existing.book} "
-                    "book; choose another id"
-                )
-            return PlaceResult(existing, None)
         if self.market.venue != self.venue:
             raise TradingError(
                 f"the market is now {self.market.venue}; the {self.book} book takes no new orders"
             )
-        now = self.now()
-        if request.expires_at is not None and request.expires_at <= now:
-            raise OrderInputError(
-                f"expiry {request.expires_at.isoformat()} is already past (now {now.isoformat()})"
-            )
+        rules = self._rules(request.symbol)
         book: Book | None = None
         book_error: str | None = None
-        rules = self._rules(request.symbol)
-        if rules is not None:
+        if rules is not None:  # fetched before the lock: a venue's book is a network call
             try:
                 book = await self.market.book(request.symbol)
             except BookUnavailable as exc:
                 book_error = str(exc)
-        decision = self.guard.check(request, self._context(request, book, now))
-        decision = _with_client_id(decision, client_id)
-        await self.store.record_decision(self.book, decision)
-        order = Order(
+        async with self._writing() as w:
+            existing = await w.order(client_id)
+            if existing is not None:
+                if existing.book != self.book:
+                    raise OrderInputError(
+                        f"client id {client_id} is already used by an order of the "
+                        f"{existing.book} book; choose another id"
+                    )
+                return PlaceResult(existing, None), None
+            now = self._stamp()
+            if request.expires_at is not None and request.expires_at <= now:
+                raise OrderInputError(
+                    f"expiry {request.expires_at.isoformat()} is already past "
+                    f"(now {now.isoformat()})"
+                )
+            decision = self.guard.check(request, self._context(request, book, now))
+            decision = replace(decision, client_id=client_id)
+            if decision.allowed and self.attention:
+                message = f"the book needs attention ({self.attention}); see omc book check"
+                decision = replace(decision, allowed=False, rule="book_attention", message=message)
+            checkpoint("decision")
+            await w.record_decision(decision)
+            order = self._order(request, client_id, now)
+            if not decision.allowed or (book is None and self.needs_book):
+                reason = decision.message if not decision.allowed else book_error or "no order book"
+                rejected = order.transition(OrderState.REJECTED, now, reason=reason)
+                await w.save_order(rejected)
+                self.publish(risk_event(decision, reason))
+                self.publish(order_event(rejected))
+                return PlaceResult(rejected, decision), None
+            await w.save_order(order)
+            checkpoint("order")
+            self._recent.append(now)
+            if not self.sends_in_transaction:
+                return PlaceResult(order, decision), order
+            assert book is not None  # checked above for a book-walking broker
+            execution = self.broker.submit(order, book, self._available, now)
+            fills = await self._store(w, [execution])
+            checkpoint("fills")
+        self._announce([execution], fills)
+        checkpoint("portfolio")
+        return PlaceResult(execution.order, decision, tuple(fills)), None
+
+    def _order(self, request: OrderRequest, client_id: str, now: datetime) -> Order:
+        return Order(
             client_id=client_id,
             venue=self.venue,
             symbol=request.symbol,
@@ -187,18 +257,6 @@ class Trader:
             strategy=request.strategy,
             expires_at=request.expires_at,
         )
-        if not decision.allowed or (book is None and self.needs_book):
-            reason = decision.message if not decision.allowed else book_error or "no order book"
-            rejected = order.transition(OrderState.REJECTED, now, reason=reason)
-            await self.store.save_order(rejected)
-            self.publish(risk_event(decision, reason))
-            self.publish(order_event(rejected))
-            return PlaceResult(rejected, decision)
-        await self.store.save_order(order)
-        self._recent.append(now)
-        execution = await self._send(order, book, now)
-        fills = await self._record([execution])
-        return PlaceResult(execution.order, decision, tuple(fills))
 
     async def preview(self, request: OrderRequest) -> tuple[RiskDecision, Execution | None]:
         """The guard's verdict and the fill the book would give now; nothing is kept."""
@@ -212,37 +270,18 @@ class Trader:
         decision = self.guard.check(request, self._context(request, book, now))
         if book is None:
             return decision, None
-        order = Order(
-            client_id="preview",
-            venue=self.venue,
-            symbol=request.symbol,
-            side=request.side,
-            type=request.type,
-            quantity=request.quantity,
-            limit_price=request.limit_price,
-            origin=request.origin,
-            mode=self.mode,
-            created_at=now,
-            updated_at=now,
-        )
+        order = self._order(request, "preview", now)
         if request.quantity <= 0:
             return decision, None
         scratch = PaperBroker(self.venue, self._rules)
         return decision, scratch.submit(order, book, self._available, now)
 
-    async def _send(self, order: Order, book: Book | None, now: datetime) -> Execution:
-        assert book is not None  # checked by _place for a book-walking broker
-        return self.broker.submit(order, book, self._available, now)
-
     async def _cancel_one(self, client_id: str, reason: str) -> Execution | None:
         return self.broker.cancel(client_id, self.now(), reason)
 
-    async def _expire_due(self) -> int:
+    def _due(self) -> list[Order]:
         now = self.now()
-        due = [o for o in self.working() if o.expires_at is not None and o.expires_at <= now]
-        executions = [e for o in due if (e := await self._expire_one(o)) is not None]
-        await self._record(executions)
-        return len(executions)
+        return [o for o in self.working() if o.expires_at is not None and o.expires_at <= now]
 
     async def _expire_one(self, order: Order) -> Execution | None:
         return self.broker.expire(order.client_id, self.now())
@@ -255,19 +294,25 @@ class Trader:
 
     async def cancel(self, client_id: str, reason: str = "cancelled by user") -> Order:
         async with self._lock:
-            execution = await self._cancel_one(client_id, reason)
-            if execution is None:
-                order = await self.store.order(client_id)
-                if order is None:
-                    raise TradingError(f"no order {client_id}")
-                raise TradingError(f"order {client_id} is {order.state.value}; nothing to cancel")
-            await self._record([execution])
+            async with self._writing() as w:
+                execution = await self._cancel_one(client_id, reason)
+                if execution is None:
+                    order = await w.order(client_id)
+                    if order is None or order.book != self.book:
+                        raise TradingError(f"no order {client_id} in the {self.book} book")
+                    raise TradingError(
+                        f"order {client_id} is {order.state.value}; nothing to cancel"
+                    )
+                fills = await self._store(w, [execution])
+            self._announce([execution], fills)
             return execution.order
 
     async def cancel_all(self, reason: str = "cancelled: cancel all") -> list[Order]:
         async with self._lock:
-            executions = await self._cancel_every(reason)
-            await self._record(executions)
+            async with self._writing() as w:
+                executions = await self._cancel_every(reason)
+                fills = await self._store(w, executions)
+            self._announce(executions, fills)
             return [e.order for e in executions]
 
     async def set_kill_switch(
@@ -288,22 +333,24 @@ class Trader:
         """Fill resting limit orders the market has crossed, expire those whose time ran out
         (the ``trading.orders`` job)."""
         async with self._lock:
-            changed = await self._expire_due()
+            books: list[Book] = []
             for symbol in sorted({o.symbol for o in self.broker.working()}):
                 if not self._may_cross(symbol):
                     continue
-                try:
-                    book = await self.market.book(symbol)
+                try:  # fetched before the lock: a venue's book is a network call
+                    books.append(await self.market.book(symbol))
                 except BookUnavailable as exc:
                     log.warning("resting orders on %s not checked: %s", symbol, exc)
-                    continue
-                executions = self.broker.on_book(book, self.now())
-                await self._record(executions)
-                changed += len(executions)
+            async with self._writing() as w:
+                executions = [e for o in self._due() if (e := await self._expire_one(o))]
+                for book in books:
+                    executions.extend(self.broker.on_book(book, self.now()))
+                fills = await self._store(w, executions)
+            self._announce(executions, fills)
         if self.portfolio.symbols:
             # Positions follow the quotes between the mark job's recorded marks.
             self.publish(self.portfolio_event())
-        return changed
+        return len(executions)
 
     def _may_cross(self, symbol: str) -> bool:
         quote = self.market.quote(symbol)
@@ -319,19 +366,23 @@ class Trader:
                 return True
         return False
 
-    async def _record(self, executions: Sequence[Execution]) -> list[Fill]:
+    async def _store(self, w: BookWriter, executions: Sequence[Execution]) -> list[Fill]:
+        """Write executions in the book's transaction and move the portfolio by the new fills."""
         if not executions:
             return []
-        new = await self.store.save_executions(executions)
+        new = await w.save_executions(executions)
         for fill in new:
             self.portfolio.apply(fill)
+            self._latest = max(self._latest, fill.ts) if self._latest else fill.ts
+        return new
+
+    def _announce(self, executions: Sequence[Execution], fills: Sequence[Fill]) -> None:
         for execution in executions:
             self.publish(order_event(execution.order))
-        for fill in new:
+        for fill in fills:
             self.publish(fill_event(fill, self.book))
-        if new:
+        if fills:
             self.publish(self.portfolio_event())
-        return new
 
     # -- marks -----------------------------------------------------------------------------
 
@@ -389,7 +440,13 @@ class Trader:
 
     def trading_event(self, reason: str | None = None) -> TradingEvent:
         return TradingEvent(
-            self.now(), self.mode, self.book, self.kill_switch, self.armed, reason
+            self.now(),
+            self.mode,
+            self.book,
+            self.kill_switch,
+            self.armed,
+            reason,
+            attention=self.attention,
         )
 
     def positions(self) -> list[Position]:
@@ -451,7 +508,3 @@ class Trader:
 
 def new_client_id() -> str:
     return "omc-" + uuid.uuid4().hex[:20]
-
-
-def _with_client_id(decision: RiskDecision, client_id: str) -> RiskDecision:
-    return replace(decision, client_id=client_id)
