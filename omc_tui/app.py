@@ -47,8 +47,13 @@ from omc_tui.widgets.status import StatusBar
 from omc_tui.widgets.watchlist import Watchlist
 
 TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
-# What `i` cycles through in the lower half of narrow terminals.
-LOWER_VIEWS = ("chart", "positions", "blotter", "catalysts", "human", "glass")
+# The panes each terminal size leaves out (desk.tcss lays them out): `i` puts them one at a
+# time in the chart's place, so every pane is reachable at every size.
+HIDDEN_PANES = {
+    "-narrow": ("book", "positions", "blotter", "catalysts", "human", "glass"),
+    "-medium": ("catalysts", "human", "glass"),
+    "-wide": (),
+}
 # The desk's own keys act only while the desk is the screen in front. The kill switch is not
 # among them: it can be reached from every screen.
 DESK_ONLY = frozenset(
@@ -62,7 +67,7 @@ class DeskApp(TradingDesk):
     TITLE = "Oh My Coins"
     BINDINGS = actions.bindings()
     COMMANDS = App.COMMANDS | {DeskCommands}
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (160, "-wide")]
 
     header: DeskHeader
     banner: Static
@@ -92,13 +97,14 @@ class DeskApp(TradingDesk):
                 yield Watchlist(id="watchlist")
                 yield OrderBook(id="book")
             yield CandleChart(id="chart")
-        with Horizontal(id="trade"):
-            yield PositionsPane(id="positions")
-            yield Blotter(id="blotter")
+        # Before the trading panes, so that where `i` shows one it takes the chart's place.
         with Horizontal(id="intel"):
             yield CatalystFeed(id="catalysts")
             yield HumanPane(id="human")
             yield GlassPane(id="glass")
+        with Horizontal(id="trade"):
+            yield PositionsPane(id="positions")
+            yield Blotter(id="blotter")
         yield StatusBar(id="status")
         yield Footer()
 
@@ -295,26 +301,38 @@ class DeskApp(TradingDesk):
     def action_chart_style(self) -> None:
         self.chart.toggle_style()
 
-    def action_cycle_view(self) -> None:
-        """On narrow terminals the lower area shows one pane at a time (``LOWER_VIEWS``)."""
+    def hidden_panes(self) -> tuple[str, ...]:
+        """The panes this terminal's size leaves out, which `i` shows in the chart's place."""
         screen = self.screen_stack[0]
-        current = next((v for v in LOWER_VIEWS if screen.has_class(f"-show-{v}")), "chart")
-        following = LOWER_VIEWS[(LOWER_VIEWS.index(current) + 1) % len(LOWER_VIEWS)]
-        for view in LOWER_VIEWS:
+        return next((p for size, p in HIDDEN_PANES.items() if screen.has_class(size)), ())
+
+    def action_cycle_view(self) -> None:
+        """The chart's place shows the chart, then each pane this size leaves out in turn."""
+        views = ("chart", *self.hidden_panes())
+        screen = self.screen_stack[0]
+        current = next((v for v in views if screen.has_class(f"-show-{v}")), "chart")
+        following = views[(views.index(current) + 1) % len(views)]
+        for view in HIDDEN_PANES["-narrow"]:
             screen.set_class(view == following, f"-show-{view}")
         if following == "blotter":
             self.blotter.focus()
         elif following == "catalysts":
             self.catalysts.focus()
-        elif current in ("blotter", "catalysts"):
+        else:
+            self.call_after_refresh(self._focus_shown)
+
+    def _focus_shown(self) -> None:
+        """Keep the focus on a pane that is on screen (the watchlist always is)."""
+        if self.screen is self.screen_stack[0] and self.focused not in self.screen.focus_chain:
             self.watchlist.focus()
 
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._focus_shown)  # a smaller terminal may hide the focused pane
+        self.refresh_bindings()  # `i` is in the footer only where it has panes to show
+
     def action_cycle_focus(self) -> None:
-        """Tab: the watchlist, the blotter and the catalyst feed, whichever are on screen."""
-        shown = [w for w in (self.watchlist, self.blotter, self.catalysts) if w.region.area]
-        focused = self.focused
-        index = shown.index(focused) if focused in shown else -1
-        shown[(index + 1) % len(shown)].focus()
+        """The next pane on screen that takes keys; panes this size hides are skipped."""
+        self.screen_stack[0].focus_next()
 
     def action_jobs(self) -> None:
         self.push_screen(JobsScreen(self.engine))
@@ -325,6 +343,8 @@ class DeskApp(TradingDesk):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ONLY and self.screen is not self.screen_stack[0]:
             return False
+        if action == "cycle_view":
+            return bool(self.hidden_panes())
         if action == "cancel_order":
             return isinstance(self.focused, Blotter)  # in the footer only where it applies
         if action == "kill":

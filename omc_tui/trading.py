@@ -96,7 +96,7 @@ class TradingDesk(App[int]):
         self.book_view, self.book_problem = view, None
         self.header.trading = view.trading
         self.positions.show(view.positions, view.portfolio)
-        self.blotter.show(view.orders, view.fills)
+        self.blotter.show(view.orders, view.fills, self.engine.now().date())
         if view.portfolio is not None:
             self.status.set_portfolio(view.portfolio)
         for screen in self.screen_stack[1:]:
@@ -148,8 +148,8 @@ class TradingDesk(App[int]):
             )
         else:
             choices = [Choice("y", "Engage", "engage", "error")]
-            if working:
-                choices.append(Choice("a", f"Engage, cancel {working} working", "cancel", "error"))
+            if working:  # the body says how many: the button stays short enough to fit
+                choices.append(Choice("a", "Engage + cancel all", "cancel", "error"))
             confirm = Confirm(
                 "Engage the kill switch?",
                 "Every new order is refused until it is released, whatever places it."

@@ -53,6 +53,7 @@ class PnLScreen(Screen[None]):
     PnLScreen #equity { height: 9; }
     PnLScreen #holdings { height: 1fr; border: none; }
     PnLScreen #holdings > * { width: 1fr; height: 100%; }
+    PnLScreen #lots { width: 64; }  /* every column whole; positions drop what does not fit */
     PnLScreen #tax { height: 1fr; }
     PnLScreen #tax-totals { height: 1; padding: 0 1; background: $panel; }
     /* 80 columns: the panes keep a readable height and the body scrolls to the focused one. */
@@ -109,7 +110,7 @@ class PnLScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#lots", DataTable).add_columns(
-            "Asset", "Acquired", "Qty", "Cost base", "Unit cost", "Discount from"
+            "Asset", "Acquired", "Qty", "Cost base", "Unit cost", "Discount on"
         )
         self.query_one("#tax", DataTable).add_columns(
             "Asset", "Acquired", "Disposed", "Qty", "Cost base", "Proceeds", "Gain", ">12m"

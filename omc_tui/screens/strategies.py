@@ -338,7 +338,7 @@ class StrategiesScreen(Screen[None]):
             return
         run.update(
             Text.assemble(
-                "r backtests the highlighted strategy on ",
+                "r runs the highlighted strategy on ",
                 (self.symbol or "—", "bold"),
                 " · ",
                 (self.timeframe, "bold"),

@@ -35,11 +35,14 @@ class OrderBook(Widget):
         if book is None or book.symbol != self.symbol:
             return Text(f" order book of {self.symbol or '—'}: waiting…", style="dim")
         rows = max(1, self.size.height - 1)
+        # Short size titles where the pane is narrow (beside the watchlist at 120 columns), so
+        # the prices are never squeezed.
+        wide = self.size.width >= 48
         table = Table(box=None, expand=True, padding=(0, 1), show_edge=False)
-        table.add_column("Bid size", justify="right", style="dim")
-        table.add_column("Bid", justify="right", style="green")
-        table.add_column("Ask", justify="right", style="red")
-        table.add_column("Ask size", justify="left", style="dim")
+        table.add_column("Bid size" if wide else "Size", justify="right", style="dim")
+        table.add_column("Bid", justify="right", style="green", no_wrap=True)
+        table.add_column("Ask", justify="right", style="red", no_wrap=True)
+        table.add_column("Ask size" if wide else "Size", justify="left", style="dim")
         for i in range(min(rows, max(len(book.bids), len(book.asks)))):
             bid = book.bids[i] if i < len(book.bids) else None
             ask = book.asks[i] if i < len(book.asks) else None

@@ -47,8 +47,20 @@ class DeskHeader(Widget):
             )
             text.append(f"  {mode.engine} engine · {mode.venue}")
         if self.now is not None:
-            clock = self.now.strftime("%Y-%m-%d %H:%M:%S UTC")
-            pad = self.size.width - text.cell_len - len(clock) - 1
-            text.append(" " * max(1, pad))
-            text.append(clock, style="bold")
+            text.append_text(self._clock(self.size.width - text.cell_len))
+        return text
+
+    def _clock(self, room: int) -> Text:
+        """The engine's clock at the right edge. On the simulated market it is simulated time,
+        which a sped-up or resumed market keeps apart from the wall clock: labelled SIM."""
+        assert self.now is not None
+        simulated = self.mode is not None and self.mode.data == "SIM"
+        label = "SIM " if simulated else ""
+        for form in ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%d %H:%M UTC", "%m-%d %H:%M"):
+            clock = label + self.now.strftime(form)
+            if len(clock) + 2 <= room:
+                break
+        text = Text(" " * max(1, room - len(clock) - 1))
+        text.append(label, style="bold magenta")
+        text.append(clock[len(label) :], style="bold")
         return text

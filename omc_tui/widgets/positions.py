@@ -60,25 +60,66 @@ class PositionsPane(Widget):
         return Group(*parts)
 
     def _table(self, rows: int) -> Table:
-        table = Table(box=None, expand=True, padding=(0, 0, 0, 1), show_edge=False)
-        table.add_column("Symbol", no_wrap=True, min_width=8)
-        for title in ("Qty", "Avg cost", "Mark", "Value", "Unrealized", "Realized"):
-            table.add_column(title, justify="right", no_wrap=True, overflow="ellipsis")
         shown = self.positions if len(self.positions) <= rows else self.positions[: rows - 1]
-        for p in shown:
-            closed = not p.quantity
-            table.add_row(
-                Text(p.symbol, style="dim" if closed else "bold"),
-                Text(fmt.qty(p.quantity), style="dim" if closed else ""),
-                Text(fmt.exact_price(p.average_cost) if not closed else "—", style="dim"),
-                fmt.exact_price(p.mark),
-                fmt.money(p.market_value),
-                Text(fmt.money(p.unrealized, signed=True), style=fmt.pnl_style(p.unrealized)),
-                Text(fmt.money(p.realized, signed=True), style=fmt.pnl_style(p.realized)),
-            )
+        cells = [_cells(p) for p in shown]
+        keep = _fitting(cells, self.size.width)
+        table = Table(box=None, expand=True, padding=(0, 0, 0, 1), show_edge=False)
+        for index, (title, _) in enumerate(_COLUMNS):
+            if index in keep:
+                table.add_column(
+                    title,
+                    justify="left" if index == 0 else "right",
+                    no_wrap=True,
+                    min_width=_width(cells, index),
+                )
+        for row in cells:
+            table.add_row(*(cell for index, cell in enumerate(row) if index in keep))
         if len(shown) < len(self.positions):
             table.add_row(Text(f"+{len(self.positions) - len(shown)} more", style="dim"))
         return table
+
+
+# Each column's title and its rank: the lowest ranks stay when the pane is too narrow for
+# all (the totals line under the table still carries realized PnL).
+_COLUMNS = (
+    ("Symbol", 0),
+    ("Qty", 1),
+    ("Avg cost", 5),
+    ("Mark", 2),
+    ("Value", 4),
+    ("uPnL", 3),
+    ("rPnL", 6),
+)
+
+
+def _cells(p: PositionView) -> tuple[Text, ...]:
+    closed = not p.quantity
+    return (
+        Text(p.symbol, style="dim" if closed else "bold"),
+        Text(fmt.qty(p.quantity), style="dim" if closed else ""),
+        Text(fmt.exact_price(p.average_cost) if not closed else "—", style="dim"),
+        Text(fmt.exact_price(p.mark)),
+        Text(fmt.money(p.market_value)),
+        Text(fmt.money(p.unrealized, signed=True), style=fmt.pnl_style(p.unrealized)),
+        Text(fmt.money(p.realized, signed=True), style=fmt.pnl_style(p.realized)),
+    )
+
+
+def _width(cells: list[tuple[Text, ...]], index: int) -> int:
+    return max([len(_COLUMNS[index][0]), *(row[index].cell_len for row in cells)])
+
+
+def _fitting(cells: list[tuple[Text, ...]], width: int) -> set[int]:
+    """The columns that fit ``width`` whole, taken by rank: never a number cut to "0.0…"."""
+    keep: set[int] = set()
+    used = 0
+    for index, _ in sorted(enumerate(_COLUMNS), key=lambda column: column[1][1]):
+        need = _width(cells, index) + 1  # each column is padded by one on its left
+        if keep and used + need > width:
+            continue
+        keep.add(index)
+        used += need
+    return keep
 
 
 def totals(portfolio: PortfolioEvent | None) -> Text:

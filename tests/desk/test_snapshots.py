@@ -1,4 +1,4 @@
-"""Pixel snapshots of the desk at 80×24 and 160×48 on seeded data and a frozen clock."""
+"""Pixel snapshots of the desk at 80×24, 120×40 and 160×48 on seeded data and a frozen clock."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from tests.desk.conftest import make_desk, settle, with_every_ledger
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (160, 48)], ids=["80x24", "120x40", "160x48"]
+)
 def test_desk(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=with_every_ledger)
 
@@ -26,7 +28,7 @@ def test_desk_on_a_later_timeframe(snap_compare, tmp_path: Path) -> None:
 def test_desk_narrow_shows_one_intelligence_pane_at_a_time(snap_compare, tmp_path: Path) -> None:
     async def run_before(pilot) -> None:
         await with_every_ledger(pilot)
-        await pilot.press(*["i"] * 4)  # chart -> positions -> orders -> catalysts -> human
+        await pilot.press(*["i"] * 5)  # chart -> book -> positions -> orders -> catalysts -> human
         await pilot.pause()
 
     assert snap_compare(make_desk(tmp_path), terminal_size=(80, 24), run_before=run_before)

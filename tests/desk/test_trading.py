@@ -5,6 +5,7 @@ Every test drives the real app through Pilot on the seeded simulated market with
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -87,7 +88,7 @@ async def test_a_market_buy_from_the_ticket_fills_and_shows_everywhere(tmp_path:
         position = app.positions.positions[0]
         assert position.quantity == Decimal("0.01")
         text = screen_text(app)
-        assert "BTC/AUD     0.01    209,262.31" in text  # average cost includes the fee
+        assert re.search(r"BTC/AUD +0\.01 +209,262\.31", text)  # average cost includes the fee
         await until(pilot, lambda: len(blotter_rows(app)) == 2)
         order_row, fill_row = blotter_rows(app)
         assert "0.01/0.01" in order_row and "filled" in order_row
@@ -157,7 +158,7 @@ async def test_limit_orders_far_refused_near_rests_and_x_cancels(tmp_path: Path)
         await pilot.press("x")  # the watchlist has focus: nothing to cancel there
         await pilot.pause()
         assert app.blotter.highlighted_order().state == "open"
-        await pilot.press("tab")
+        await pilot.press("tab", "tab")  # past the catalyst feed, to the blotter
         assert app.blotter.has_focus
         await pilot.press("x")
         await until(pilot, lambda: notices.said("cancelled buy 0.01 BTC/AUD"))
@@ -297,6 +298,23 @@ async def test_trading_keys_wait_while_a_screen_is_in_front(tmp_path: Path) -> N
         assert isinstance(app.screen, Confirm)
 
 
+async def test_the_header_and_the_blotter_tell_the_same_engine_clock(tmp_path: Path) -> None:
+    app = make_desk(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert "SIM 2026-11-20 09:30:00 UTC" in screen_text(app).splitlines()[0]
+        await app.engine.place_order("BTC/AUD", "buy", "0.01")
+        await until(pilot, lambda: app.blotter.row_count == 2)
+        assert [str(app.blotter.get_row_at(i)[0]) for i in range(2)] == ["09:30:00"] * 2
+        app.engine.clock.advance(86400)  # a day later, yesterday's rows show their date
+        await app.engine.place_order("BTC/AUD", "sell", "0.01")
+        await until(pilot, lambda: app.blotter.row_count == 4)
+        stamps = [str(app.blotter.get_row_at(i)[0]) for i in range(4)]
+        assert stamps == ["09:30:00", "09:30:00", "20 Nov", "20 Nov"]
+        await pilot.pause(0.3)  # the header's clock tick
+        assert "SIM 2026-11-21 09:30:00 UTC" in screen_text(app).splitlines()[0]
+
+
 async def trade_and_mark(app) -> None:
     """A buy, a partial sell, a resting order and a few marks an hour apart."""
     engine = app.engine
@@ -368,18 +386,30 @@ async def _traded(pilot) -> None:
     await pilot.pause(1.0)  # past the watchlist's flash of the prices that changed
 
 
-@pytest.mark.parametrize("view", ["positions", "blotter"])
+@pytest.mark.parametrize("view", ["book", "positions", "blotter"])
 def test_desk_with_a_book_snapshot_narrow(snap_compare, tmp_path: Path, view: str) -> None:
     async def run_before(pilot) -> None:
         await _traded(pilot)
-        await pilot.press(*["i"] * (1 if view == "positions" else 2))
+        await pilot.press(*["i"] * ["book", "positions", "blotter"].index(view), "i")
         await pilot.pause()
 
     assert snap_compare(make_desk(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
 
-def test_desk_with_a_book_snapshot_wide(snap_compare, tmp_path: Path) -> None:
-    assert snap_compare(make_desk(tmp_path), terminal_size=(160, 48), run_before=_traded)
+@pytest.mark.parametrize("size", [(120, 40), (160, 48)], ids=["120x40", "160x48"])
+def test_desk_with_a_book_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
+    """Positions, working orders and fills: price and state whole, the book's ladder shown."""
+    assert snap_compare(make_desk(tmp_path), terminal_size=size, run_before=_traded)
+
+
+def test_kill_switch_confirm_snapshot(snap_compare, tmp_path: Path) -> None:
+    async def run_before(pilot) -> None:
+        await _traded(pilot)
+        await pilot.press("ctrl+k")
+        await until(pilot, lambda: isinstance(pilot.app.screen, Confirm))
+        await pilot.pause()
+
+    assert snap_compare(make_desk(tmp_path), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_order_ticket_snapshot(snap_compare, tmp_path: Path) -> None:
@@ -391,7 +421,9 @@ def test_order_ticket_snapshot(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(make_desk(tmp_path), terminal_size=(80, 24), run_before=run_before)
 
 
-@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+@pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (160, 48)], ids=["80x24", "120x40", "160x48"]
+)
 def test_pnl_screen_snapshot(snap_compare, tmp_path: Path, size: tuple[int, int]) -> None:
     async def run_before(pilot) -> None:
         await _traded(pilot)
