@@ -242,6 +242,7 @@ class LocalEngine(LedgerCommands, TradingCommands):
             try:
                 await db.upgrade()
                 self.db = db
+                await self._clock_after_book(db)
                 await self._load_history()
                 break
             except Exception as exc:  # whatever stops the database, the engine keeps running
@@ -262,12 +263,25 @@ class LocalEngine(LedgerCommands, TradingCommands):
         self.bus.publish(ReadyEvent(db.masked_url))
         await self._open_trading(db)
 
+    async def _clock_after_book(self, db: Database) -> None:
+        """A simulated clock resumes no earlier than anything stored on the simulated market:
+        time never runs backwards over a book, even when its remembered point was lost."""
+        if not isinstance(self.clock, SimClock):
+            return
+        from ledgers.queries import newest_on_market
+
+        newest = await newest_on_market(db, self.feed.venue)
+        if newest is not None and newest > self.clock.now():
+            log.info("simulated time moves on to %s, the newest stored on it", newest)
+            self.clock.not_before(newest)
+
     async def _open_trading(self, db: Database) -> None:
         from engine.trading.host import TradingHost
 
         try:
+            # The clock is looked up at each use: switching to the simulated market swaps it.
             host = TradingHost(
-                self.settings, db, lambda: self.feed, self.bus.publish, self.clock.now
+                self.settings, db, lambda: self.feed, self.bus.publish, _Now(self).now
             )
             await host.open()
             await host.follow_market()  # the market may have switched while the book opened

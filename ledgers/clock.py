@@ -33,6 +33,12 @@ class SimClock:
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.monotonic() - self._origin) * self.speed)
 
+    def not_before(self, when: datetime) -> None:
+        """Jump forward to ``when`` if the clock is behind it; it never goes back."""
+        if when > self.now():
+            self.start = when
+            self._origin = time.monotonic()
+
 
 class ManualClock:
     """A clock that only moves when told to."""

@@ -35,7 +35,6 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
 
     @property
     def masked_url(self) -> str:
@@ -67,15 +66,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
-    # SQLAlchemy, not the driver, begins transactions (see ``_sqlite_begin``).
-    dbapi_connection.isolation_level = None
 
 
-IMMEDIATE = "sqlite_immediate"  # an execution option: take the write lock at BEGIN
-
-
-def _sqlite_begin(conn: Any) -> None:
-    """BEGIN, or BEGIN IMMEDIATE for a transaction that must hold the write lock from its first
-    read (a book's order path: what it reads to decide must not change before it writes)."""
-    immediate = conn.get_execution_options().get(IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+async def begin_immediate(conn: Any) -> None:
+    """On SQLite, take the database's write lock now, as this transaction's first statement:
+    what it reads next cannot change before it writes (other writers wait their turn, up to
+    the busy timeout). The driver begins nothing itself before it, so this is the BEGIN."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -7,10 +7,12 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from ledgers.database import begin_immediate
 
 SCRIPT_LOCATION = str(Path(migrations.__file__).resolve().parent)
 
@@ -23,8 +25,17 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+_MIGRATION_LOCK = 0x0AC0_0001  # a PostgreSQL advisory lock id held while migrating
+
+
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate in one transaction; processes starting at once take turns (the second finds the
+    schema already at head) instead of racing each other's DDL."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+        else:
+            await begin_immediate(conn)
         await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))
 
 

@@ -254,3 +254,24 @@ async def newest_mood(
     async with db.engine.connect() as conn:
         row = (await conn.execute(stmt)).first()
     return tuple(row) if row else None  # type: ignore[return-value]
+
+
+async def newest_on_market(db: Database, market: str) -> datetime | None:
+    """The newest time anything of ``market`` was stored at: an order, a fill, an equity mark
+    of its books, a candle. A simulated clock never restarts before it."""
+    found: list[datetime] = []
+    checks = [
+        select(func.max(schema.OrderRow.created_at)).where(schema.OrderRow.venue == market),
+        select(func.max(schema.OrderRow.updated_at)).where(schema.OrderRow.venue == market),
+        select(func.max(schema.FillRow.ts)).where(schema.FillRow.venue == market),
+        select(func.max(schema.EquityMarkRow.ts)).where(
+            schema.EquityMarkRow.book.like(f"%:{market}")
+        ),
+        select(func.max(schema.Candle.ts)).where(schema.Candle.venue == market),
+    ]
+    async with db.engine.connect() as conn:
+        for query in checks:
+            value = (await conn.execute(query)).scalar()
+            if value is not None:
+                found.append(value)
+    return max(found, default=None)

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli import common, config, db, export, ledger, live, quality, research, trading
+from engine.cli import (
+    book,
+    common,
+    config,
+    db,
+    export,
+    ledger,
+    live,
+    quality,
+    research,
+    trading,
+)
 
-GROUPS = (db, ledger, quality, export, config, trading, research, live)
+GROUPS = (db, ledger, quality, export, config, trading, book, research, live)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -129,7 +129,7 @@ def place_order(args: argparse.Namespace, settings: config.Settings) -> int:
         o = result.order
         common.say_book(settings)
         print(f"{o.client_id}  {o.state}  {result.message}")
-    return 0 if result.accepted or result.rule == "duplicate" else 1
+    return 0 if result.accepted else 1
 
 
 def _check_order(args: argparse.Namespace, settings: config.Settings) -> str:

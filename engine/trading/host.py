@@ -144,7 +144,10 @@ class TradingHost:
         order = order_event(result.order)
         fills = tuple(fill_event(f, result.order.book) for f in result.fills)
         if result.decision is None:
-            return OrderResult(order, False, "duplicate", _duplicate(result.order), fills)
+            # The stored order, in its real state: a repeat of a refused or unsent order is
+            # not a success, whoever repeats it.
+            stored_ok = result.order.state is not OrderState.REJECTED
+            return OrderResult(order, stored_ok, "duplicate", _duplicate(result.order), fills)
         if result.order.state is OrderState.REJECTED:
             return OrderResult(order, False, result.decision.rule, result.order.reason or "", fills)
         return OrderResult(order, True, "ok", _summary(result.order), fills)
@@ -268,7 +271,8 @@ def _summary(order: Any) -> str:
 
 
 def _duplicate(order: Any) -> str:
-    return f"order {order.client_id} already exists ({order.state.value}); nothing new was sent"
+    state = order.state.value + (f": {order.reason}" if order.reason else "")
+    return f"order {order.client_id} already exists ({state}); nothing new was sent"
 
 
 def live_broker(settings: Settings, now: Callable[[], datetime]) -> Any:

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
-from ledgers.database import IMMEDIATE, Database
+from ledgers.database import Database, begin_immediate
 from ledgers.schema import (
     BookRow,
     EquityMarkRow,
@@ -151,13 +151,24 @@ class BookWriter:
     async def fills(self) -> list[Fill]:
         return await _book_fills(self.conn, self.book)
 
-    async def orders(self, states: Sequence[OrderState]) -> list[Order]:
-        query = (
-            select(_ORDERS)
-            .where(_ORDERS.c.book == self.book, _ORDERS.c.state.in_([s.value for s in states]))
-            .order_by(_ORDERS.c.seq)
-        )
+    async def orders(self, states: Sequence[OrderState] | None = None) -> list[Order]:
+        """The book's orders (of these states), in recorded order."""
+        query = select(_ORDERS).where(_ORDERS.c.book == self.book).order_by(_ORDERS.c.seq)
+        if states is not None:
+            query = query.where(_ORDERS.c.state.in_([s.value for s in states]))
         return [order_from_row(r) for r in await self.conn.execute(query)]
+
+    async def decisions(self) -> list[Any]:
+        """The book's audit, oldest first."""
+        query = select(_DECISIONS).where(_DECISIONS.c.book == self.book).order_by(_DECISIONS.c.id)
+        return list(await self.conn.execute(query))
+
+    async def resequence(self, fills: Sequence[Fill]) -> None:
+        """Give these fills new sequence numbers in this order (after every existing one)."""
+        for fill in fills:
+            await self.conn.execute(
+                update(_FILLS).where(_FILLS.c.fill_id == fill.fill_id).values(seq=self._next())
+            )
 
     async def get_state(self, key: str) -> dict[str, Any] | None:
         return await _get_state(self.conn, key)
@@ -231,9 +242,8 @@ class TradingStore:
     async def writing(self, book: str) -> AsyncIterator[BookWriter]:
         """A transaction holding ``book``'s lock; commits on leaving, rolls back on an error."""
         async with self.db.engine.connect() as conn:
-            if conn.dialect.name == "sqlite":
-                conn = await conn.execution_options(**{IMMEDIATE: True})
             async with conn.begin():
+                await begin_immediate(conn)
                 seq = await _lock_book(conn, book)
                 writer = BookWriter(conn, book, seq)
                 yield writer

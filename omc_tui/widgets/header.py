@@ -39,6 +39,10 @@ class DeskHeader(Widget):
         if trading is not None and trading.kill_switch:
             text.append(" ")
             text.append(" KILL ", style="bold white on red")
+        if trading is not None and trading.attention:
+            # The book could not be replayed: it takes no orders (see omc book check).
+            text.append(" ")
+            text.append(" BOOK NEEDS ATTENTION ", style="bold white on red")
         if mode is not None:
             text.append(" ")
             text.append(

@@ -170,3 +170,36 @@ async def test_an_order_typed_while_loading_is_not_sent_until_the_book_is_read(
         await pilot.press("enter")
         await until(pilot, lambda: failures.said("buy 0.01 BTC/AUD filled"))
         assert failures.bugs() == []
+
+
+async def test_a_book_that_cannot_be_replayed_opens_halted_and_says_so(tmp_path: Path) -> None:
+    """A sell recorded before the buy it sells: the desk still opens, reads the book, takes
+    no orders, and the header says the book needs attention."""
+    import sqlalchemy as sa
+
+    from ledgers.database import Database
+    from tests.desk.conftest import make_desk, screen_text, settle
+
+    url = f"sqlite:///{tmp_path / 'desk.db'}"
+    app = make_desk(tmp_path, database=url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert (await app.engine.place_order("BTC/AUD", "buy", "0.001")).accepted
+        assert (await app.engine.place_order("BTC/AUD", "sell", "0.001")).accepted
+    db = Database(url)
+    async with db.engine.begin() as conn:  # swap the two fills' places in the book
+        await conn.execute(sa.text("UPDATE fills SET seq = -seq"))
+    await db.dispose()
+
+    app = make_desk(tmp_path, database=url)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if "BOOK NEEDS ATTENTION" in screen_text(app):
+                break
+        assert "BOOK NEEDS ATTENTION" in screen_text(app)
+        view = await app.engine.trading()
+        assert view.trading.attention and len(view.fills) == 2  # still readable
+        refused = await app.engine.place_order("BTC/AUD", "buy", "0.001")
+        assert not refused.accepted and refused.rule == "book_attention"

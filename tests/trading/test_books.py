@@ -345,3 +345,35 @@ async def test_switching_the_engine_to_the_simulated_market_switches_the_book(
         assert [o.client_id for o in await store.orders("paper:sim")] == [result.order.client_id]
     finally:
         await engine.stop()
+
+
+async def test_after_switching_to_the_simulated_market_orders_are_stamped_on_its_clock(
+    db_url: str,
+) -> None:
+    from datetime import datetime
+
+    from engine import config
+    from engine.local import LocalEngine
+    from engine.simtime import remember
+    from ledgers.clock import WallClock
+    from ledgers.sources.ccxt_market import CcxtMarket
+    from tests.ledgers.fake_exchange import FakeExchange
+
+    s = config.load(None, database={"url": db_url})
+    s.sources.enabled = False
+    # The simulated market of this database had reached a month ahead of the wall clock.
+    remember(s.database_url(), datetime.now(UTC) + timedelta(days=30))
+    venue = CcxtMarket(exchange=FakeExchange(timestamp_ms=None), clock=WallClock())
+    engine = LocalEngine(s, source=venue, schedule=False)
+    await engine.start()
+    try:
+        await engine.wait_ready()
+        await engine.trading()
+        await engine.use_simulated_market()
+        await engine.run_job("market.instruments")
+        result = await engine.place_order("BTC/AUD", "buy", "0.001")
+        assert result.accepted, result.message
+        assert engine.now() - datetime.now(UTC) > timedelta(days=29)
+        assert abs(result.order.created_at - engine.now()) < timedelta(minutes=10)
+    finally:
+        await engine.stop()
