@@ -139,8 +139,11 @@ class Portfolio:
         self.method = CostMethod(method)
         self._cash: dict[str, Decimal] = {}
         for currency, amount in cash.items():
-            if amount < 0:
-                raise ValueError(f"starting cash in {currency} is negative: {amount}")
+            if not amount.is_finite() or amount < 0:
+                raise ValueError(
+                    f"starting cash in {currency} must be a finite amount not below zero,"
+                    f" got {amount}"
+                )
             self._cash[currency] = amount
         self._holdings: dict[str, _Holding] = {}
         self._realized: dict[str, Decimal] = {}
@@ -168,10 +171,12 @@ class Portfolio:
         """Book one fill; returns the disposals a sell made. A fill seen before is ignored."""
         if fill.fill_id in self._applied:
             return ()
-        if fill.quantity <= 0 or fill.price < 0 or fill.fee < 0:
+        # A NaN would raise from the comparisons instead of being refused by name.
+        finite = all(n.is_finite() for n in (fill.quantity, fill.price, fill.fee))
+        if not finite or fill.quantity <= 0 or fill.price < 0 or fill.fee < 0:
             raise ValueError(
-                f"fill {fill.fill_id}: quantity must be above zero and price and fee not below"
-                f" zero, got quantity {fill.quantity}, price {fill.price}, fee {fill.fee}"
+                f"fill {fill.fill_id}: quantity must be above zero and price and fee finite and"
+                f" not below zero, got quantity {fill.quantity}, price {fill.price}, fee {fill.fee}"
             )
         if fill.ts.tzinfo is None:
             raise ValueError(f"fill {fill.fill_id}: timestamp {fill.ts} has no time zone")

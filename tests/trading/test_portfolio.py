@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -361,15 +362,140 @@ def test_a_fill_is_booked_once() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "says"),
     [
-        buy("zero", "0", "100"),
-        buy("negative-fee", "1", "100", "-1"),
-        fill("naive", Side.BUY, "1", "100", at=datetime(2025, 1, 1)),  # noqa: DTZ001
+        (buy("zero", "0", "100"), "fill zero: quantity must be above zero"),
+        (buy("negative-fee", "1", "100", "-1"), "got quantity 1, price 100, fee -1"),
+        (buy("negative-price", "1", "-1"), "got quantity 1, price -1, fee 0"),
+        (buy("nan", "1", "NaN"), "fill nan: quantity must be above zero and price and fee finite"),
+        (buy("snan", "sNaN", "100"), "got quantity sNaN, price 100, fee 0"),
+        (buy("inf", "1", "100", "Infinity"), "got quantity 1, price 100, fee Infinity"),
+        (
+            fill("naive", Side.BUY, "1", "100", at=datetime(2025, 1, 1)),  # noqa: DTZ001
+            "fill naive: timestamp 2025-01-01 00:00:00 has no time zone",
+        ),
     ],
 )
-def test_unreadable_fills_are_rejected(bad: Fill) -> None:
+def test_unreadable_fills_are_rejected_by_name(bad: Fill, says: str) -> None:
     p = Portfolio({"AUD": D(1000)})
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=re.escape(says)):
         p.apply(bad)
     assert p.cash == {"AUD": 1000} and p.lots() == []
+
+
+def test_a_sale_at_an_infinite_price_is_rejected_before_anything_changes() -> None:
+    p = Portfolio({"AUD": D(1000)})
+    p.apply(buy("a", "1", "100"))
+    before = state(p)
+    with pytest.raises(ValueError, match="fill s: quantity must be above zero"):
+        p.apply(sell("s", "1", "Infinity"))
+    assert state(p) == before
+
+
+@pytest.mark.parametrize("amount", ["-1", "NaN", "-Infinity"])
+def test_starting_cash_must_be_an_amount_not_below_zero(amount: str) -> None:
+    with pytest.raises(
+        ValueError,
+        match=f"starting cash in AUD must be a finite amount not below zero, got {amount}",
+    ):
+        Portfolio({"USDT": D(1), "AUD": D(amount)})
+
+
+def test_starting_with_no_or_little_cash_in_a_currency_is_fine() -> None:
+    p = Portfolio({"AUD": D(0), "USDT": D("0.5")})
+    assert p.cash == {"AUD": 0, "USDT": D("0.5")}
+    assert p.realized() == 0 and isinstance(p.realized(), Decimal)
+
+
+def test_a_buy_in_a_currency_never_held_is_refused_by_name() -> None:
+    p = Portfolio({"AUD": D(1000)})
+    with pytest.raises(InsufficientHoldings, match=r"^buy b costs 60 USDT; only 0 USDT in cash$"):
+        p.apply(buy("b", "1", "60", symbol="BTC/USDT"))
+    assert p.cash == {"AUD": 1000} and p.lots() == []
+
+
+def test_a_fill_at_no_price_is_booked() -> None:
+    p = Portfolio({"AUD": D(0)})
+    p.apply(buy("gift", "1", "0"))
+    [lot] = p.lots()
+    assert (lot.lot_id, lot.asset, lot.quote, lot.quantity, lot.cost) == (
+        "gift",
+        "BTC",
+        "AUD",
+        1,
+        0,
+    )
+    [d] = p.apply(sell("s", "1", "0"))
+    assert (d.fill_id, d.lot_id, d.gain) == ("s", "gift", 0)
+    assert p.cash == {"AUD": 0}
+
+
+@pytest.mark.parametrize(("fee", "cash"), [("1", "0"), ("0.5", "0.5")])
+def test_a_sale_whose_fee_leaves_little_or_no_cash_is_booked(fee: str, cash: str) -> None:
+    p = Portfolio({"AUD": D(100)})
+    p.apply(buy("a", "1", "100"))
+    p.apply(sell("s", "1", "1", fee))
+    assert p.cash == {"AUD": D(cash)}
+
+
+def test_a_sale_whose_fee_is_more_than_its_proceeds_and_the_cash_is_refused() -> None:
+    p = Portfolio({"AUD": D(100)})
+    p.apply(buy("a", "1", "100"))
+    with pytest.raises(
+        InsufficientHoldings, match="^sell s: its fee 2 exceeds the proceeds and cash in AUD$"
+    ):
+        p.apply(sell("s", "1", "1", "2"))
+    assert p.holdings("BTC", "AUD") == 1
+
+
+def test_cash_is_kept_exactly_past_28_digits() -> None:
+    p = Portfolio({"AUD": D(10) ** 21})
+    p.apply(buy("a", "1", "0.00000001"))
+    assert p.cash == {"AUD": D("999999999999999999999.99999999")}
+
+
+def test_cost_shares_are_written_plainly_not_as_powers_of_ten() -> None:
+    p = Portfolio({"AUD": D(1000)})
+    p.apply(buy("a", "2", "10"))
+    p.apply(buy("b", "2", "300", symbol="ETH/AUD"))
+    [ten] = p.apply(sell("s", "1", "20"))
+    [hundreds] = p.apply(sell("t", "1", "300", symbol="ETH/AUD"))
+    assert (str(ten.cost_base), str(hundreds.cost_base)) == ("10", "300")
+    assert [str(lot.cost) for lot in p.lots()] == ["10", "300"]
+
+
+def test_average_cost_re_pools_the_lots_left_after_a_sale() -> None:
+    p = Portfolio({"AUD": D(1000)}, CostMethod.AVERAGE)
+    p.apply(buy("a", "2", "10"))
+    p.apply(buy("b", "2", "0.3", "0.00000001"))
+    p.apply(buy("c", "2", "33.33333333", "0.00000001"))
+    [d] = p.apply(sell("s", "1", "50"))
+    assert d.cost_base == D("14.544444446666666667")  # a sixth of 87.26666668
+    # The 72.722222233333333333 left is spread over the lots afresh, by quantity; the lots
+    # keep no rounding of their own from before the sale.
+    assert [(lot.quantity, lot.cost) for lot in p.lots()] == [
+        (1, D("14.544444446666666667")),
+        (2, D("29.088888893333333333")),
+        (2, D("29.088888893333333333")),
+    ]
+
+
+def test_two_positions_marked_in_one_quote_add_up() -> None:
+    p = Portfolio({"AUD": D(1000)})
+    p.apply(buy("a", "1", "100"))
+    p.apply(buy("b", "2", "10", symbol="ETH/AUD"))
+    p.apply(buy("c", "1", "5", symbol="XRP/AUD"))
+    p.apply(sell("d", "1", "7", symbol="XRP/AUD"))
+    p.apply(sell("e", "1", "13", symbol="ETH/AUD"))
+    m = p.mark({"BTC/AUD": D(120), "ETH/AUD": D(12)}, "AUD")
+    assert (m.market_value, m.unrealized, m.realized) == (132, 22, 5)
+    assert (m.cash, m.equity) == (895, 1027)
+    [btc, eth] = p.positions({})
+    assert (btc.symbol, btc.realized, eth.symbol, eth.realized) == ("BTC/AUD", 0, "ETH/AUD", 3)
+
+
+def test_replay_keeps_the_cost_method() -> None:
+    fills = [buy("a", "1", "100"), buy("b", "1", "200"), sell("c", "1", "300")]
+    p = Portfolio.replay(fills, {"AUD": D(1000)}, CostMethod.AVERAGE)
+    assert p.method is CostMethod.AVERAGE
+    assert [(lot.lot_id, lot.cost) for lot in p.lots()] == [("b", 150)]
