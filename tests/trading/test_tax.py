@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -220,3 +222,102 @@ def test_portfolio_disposals_feed_the_report() -> None:
         (D("1000.5"), 1499, D("498.5"), False),  # sold on the anniversary
         (D("1000.5"), 1599, D("598.5"), True),
     ]
+
+
+def test_gains_and_losses_under_a_dollar_count_in_the_totals() -> None:
+    report = tax_report(
+        [
+            disposal("ADA", syd(2023, 8, 1), syd(2024, 9, 1), "1", "1.5"),  # +0.5, long term
+            disposal("ADA", syd(2024, 8, 1), syd(2024, 9, 2), "2", "2.01"),  # +0.01
+            disposal("XRP", syd(2024, 8, 1), syd(2024, 9, 3), "1", "0.75"),  # -0.25
+            disposal("XRP", syd(2024, 8, 1), syd(2024, 9, 4), "1", "1"),  # nil
+        ],
+        2025,
+    )
+    assert (report.gains, report.losses, report.net, report.long_term_gains) == (
+        D("0.51"),
+        D("0.25"),
+        D("0.26"),
+        D("0.5"),
+    )
+
+
+@pytest.fixture
+def sydney_machine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The machine's own zone set to Sydney, so local time and UTC differ."""
+    monkeypatch.setenv("TZ", "Australia/Sydney")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("sydney_machine")
+def test_year_bounds_and_the_discount_date_are_utc_whatever_the_machines_zone() -> None:
+    start, end = financial_year(2025)
+    assert (start.isoformat(), end.isoformat()) == (
+        "2024-06-30T14:00:00+00:00",
+        "2025-06-30T14:00:00+00:00",
+    )
+    assert long_term_from(syd(2024, 1, 1)).isoformat() == "2025-01-01T13:00:00+00:00"
+
+
+def test_the_report_judges_year_and_discount_in_the_zone_it_is_given() -> None:
+    # 00:30 on 1 July in Sydney is 22:30 on 30 June in Perth: FY2025 there, not FY2026.
+    perth = tax_report(DISPOSALS, 2025, tz="Australia/Perth")
+    assert [r.asset for r in perth.rows][-1] == "ETH"
+    assert [r.asset for r in tax_report(DISPOSALS, 2025).rows].count("ETH") == 0
+    # Bought 23:30 on 1 Jan 2024 in Sydney (20:30 in Perth), sold at midnight starting 2 Jan 2025
+    # in Sydney (21:00 on 1 Jan in Perth): past the anniversary in Sydney, on it in Perth.
+    bought = syd(2024, 1, 1, 23, 30)
+    on_the_day = disposal("SOL", bought, syd(2025, 1, 2, 0, 0), "1", "2")
+    [row] = tax_report([on_the_day], 2025, tz="Australia/Perth").rows
+    assert (row.acquired, row.disposed, row.long_term) == (
+        date(2024, 1, 1),
+        date(2025, 1, 1),
+        False,
+    )
+    [row] = tax_report([on_the_day], 2025).rows
+    assert (row.acquired, row.disposed, row.long_term) == (date(2024, 1, 1), date(2025, 1, 2), True)
+
+
+def test_disposals_in_other_quote_currencies_are_counted_per_currency() -> None:
+    foreign = [
+        disposal("BTC", syd(2024, 8, 1), syd(2025, 2, 1), "100", "90", quote="USDT"),
+        disposal("ETH", syd(2024, 8, 1), syd(2025, 2, 2), "100", "90", quote="USDT"),
+        disposal("SOL", syd(2024, 8, 1), syd(2025, 2, 3), "100", "90", quote="EUR"),
+    ]
+    with pytest.raises(
+        ValueError,
+        match=r"^FY2025 has disposals not quoted in AUD \(1 in EUR, 2 in USDT\); the tax report needs every amount in AUD$",
+    ):
+        tax_report([*DISPOSALS, *foreign], 2025)
+
+
+def test_each_row_carries_its_disposals_amounts() -> None:
+    [row] = tax_report(
+        [disposal("ADA", syd(2024, 8, 1), syd(2024, 9, 1), "3", "5", "12.5")], 2025
+    ).rows
+    assert (row.asset, row.quantity, row.cost_base, row.proceeds, row.gain) == (
+        "ADA",
+        D("12.5"),
+        3,
+        5,
+        2,
+    )
+
+
+def test_a_nil_gain_is_written_as_zero_whatever_its_sign() -> None:
+    nil = TaxRow(
+        "ADA", date(2024, 8, 1), date(2024, 9, 1), D(1), D("-0"), D("-0.00"), D("-0"), False
+    )
+    report = TaxReport(fy=2025, quote="AUD", rows=(nil,))
+    out = io.StringIO()
+    write_csv(report, out)
+    assert out.getvalue().splitlines()[1] == "ADA,2024-08-01,2024-09-01,1,0,0.00,0,no"
+    assert report_json(report)["totals"] == {
+        "gains": "0",
+        "losses": "0",
+        "net": "0",
+        "long_term_gains": "0",
+    }
