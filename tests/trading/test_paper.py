@@ -228,6 +228,43 @@ def test_resting_orders_share_one_books_liquidity_best_price_first() -> None:
     assert [o.client_id for o in b.working()] == ["low"]
 
 
+def test_a_level_used_up_by_a_better_resting_order_gives_the_next_one_no_fill() -> None:
+    b = broker()
+    b.submit(order("buy", "1", "100", cid="low"), THREE_ASKS, funds(RICH), T0)
+    b.submit(order("buy", "1", "100.5", cid="high"), THREE_ASKS, funds(RICH), T0)
+    out = b.on_book(book([], [("100", "1"), ("100.5", "2")]), T0)
+
+    # "high" sees the book first and takes all of 100 (filling at its limit, as maker); for
+    # "low" that level is used up and 100.5 is past its limit: no fill, not an empty one.
+    assert [(ex.order.client_id, [(f.price, f.quantity) for f in ex.fills]) for ex in out] == [
+        ("high", [(D("100.5"), D(1))])
+    ]
+    assert all(f.quantity > 0 for ex in out for f in ex.fills)
+    assert [o.client_id for o in b.working()] == ["low"]
+
+
+def test_a_used_up_level_is_passed_over_for_the_next_within_the_limit() -> None:
+    b = broker()
+    b.submit(order("buy", "1", "100.5", cid="best"), THREE_ASKS, funds(RICH), T0)
+    b.submit(order("buy", "2", "100.2", cid="next"), THREE_ASKS, funds(RICH), T0)
+    out = b.on_book(book([], [("100", "1"), ("100.1", "1"), ("100.2", "5")]), T0)
+
+    filled = {ex.order.client_id: (ex.fills[0].quantity, ex.fills[0].price) for ex in out}
+    assert filled == {"best": (D(1), D("100.5")), "next": (D(2), D("100.2"))}
+
+
+def test_a_market_order_on_a_one_sided_book_reports_slippage_from_the_best_price() -> None:
+    ex = broker().submit(
+        order("buy", "1.5"), book([], [("101", "0.5"), ("102", "1")]), funds(RICH), T0
+    )
+
+    assert [f.slippage_bps for f in ex.fills] == [D(0), D("99.0099")]
+    sold = broker().submit(
+        order("sell", "1.5"), book([("99", "1"), ("98", "1")], []), funds(RICH), T0
+    )
+    assert [f.slippage_bps for f in sold.fills] == [D(0), D("101.0101")]
+
+
 def test_cancel_releases_the_reservation_and_unknown_ids_return_none() -> None:
     b = broker()
     b.submit(order("buy", "1", "100"), THREE_ASKS, funds(RICH), T0)
