@@ -3,6 +3,9 @@
 The guard is pure: the caller gathers a ``RiskContext`` (quote, balances, equity, switches) and
 gets back a ``RiskDecision`` to audit and act on. Rules run in a fixed order and the first one
 that fails refuses the order, with a message that names the rule and says what would pass.
+
+The guard never raises: a figure it cannot compare (NaN, infinite, absurdly large or small, a
+time without a zone) refuses the order by name instead of tripping a rule that reads it.
 """
 
 from __future__ import annotations
@@ -15,12 +18,23 @@ from decimal import Decimal, InvalidOperation, localcontext
 from difflib import get_close_matches
 from fractions import Fraction
 
-from engine.trading.model import ZERO, MarketRules, OrderRequest, OrderType, Side
+from engine.trading.model import (
+    ZERO,
+    MarketRules,
+    OrderInputError,
+    OrderRequest,
+    OrderType,
+    Side,
+    split_symbol,
+)
 
 _HUNDRED = Decimal(100)
 _ONE = Decimal(1)
 _WINDOW = timedelta(seconds=60)
 _HINT_STEP = Decimal("0.00000001")  # how finely to suggest a quantity when the venue sets no step
+# Figures beyond 10^±1000 are refused as unreadable: within it, the products and quotients the
+# rules and their hints compute stay far inside what Decimal and int-to-text conversion allow.
+_MAGNITUDE = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +126,28 @@ class RiskGuard:
         rules = ctx.rules
         if rules is None:
             return "unknown_symbol", _unknown_symbol(req.symbol, ctx.known_symbols)
+        try:
+            split_symbol(rules.symbol)
+        except OrderInputError as error:
+            return "unknown_symbol", str(error)
+        refusal = _unreadable_rules(rules)
+        if refusal:
+            return "market_rules", refusal
         qty = req.quantity
-        if not qty.is_finite() or qty <= ZERO:
+        if not _readable(qty) or qty <= ZERO:
             return "quantity", f"quantity must be a positive number, got {_plain(qty)}"
         limit = req.limit_price
         if req.type is OrderType.LIMIT and (limit is None or not _usable(limit)):
             shown = "none" if limit is None else _plain(limit)
             return "limit_price", f"a limit order needs a positive limit price, got {shown}"
+        if req.type is OrderType.MARKET and limit is not None:
+            return "limit_price", (
+                f"a market order takes no limit price, got {_plain(limit)}; "
+                "place a limit order to trade at that price or better"
+            )
+        refusal = _unreadable_context(req.side, ctx)
+        if refusal:
+            return "unreadable", refusal
         refusal = _precision(req, rules)
         if refusal:
             return "precision", refusal
@@ -168,7 +197,11 @@ class RiskGuard:
             refusal = _daily_loss(ctx, lim, rules)
             if refusal:
                 return "daily_loss", refusal
-        if limit is not None and ctx.open_orders >= lim.max_open_orders and _rests(req, ctx):
+        if (
+            limit is not None
+            and ctx.open_orders >= lim.max_open_orders
+            and _rests(req.side, limit, ctx)
+        ):
             return "max_open_orders", (
                 f"{ctx.open_orders} orders are open (limit {lim.max_open_orders}); "
                 "cancel one to place another resting order"
@@ -192,8 +225,55 @@ def _pct(value: Decimal) -> str:
     return f"{_plain(Decimal(f'{value:.2f}'))}%"
 
 
+def _readable(value: Decimal) -> bool:
+    """Finite, and zero or within 10^±_MAGNITUDE: a figure the rules can compute with."""
+    if not value.is_finite():
+        return False
+    return value.is_zero() or -_MAGNITUDE <= value.adjusted() <= _MAGNITUDE
+
+
 def _usable(price: Decimal) -> bool:
-    return price.is_finite() and price > ZERO
+    return _readable(price) and price > ZERO
+
+
+def _unreadable_rules(rules: MarketRules) -> str | None:
+    """The venue's rules for the symbol, when one of them is no number the guard can use."""
+    figures = {
+        "amount step": rules.amount_step,
+        "price step": rules.price_step,
+        "minimum amount": rules.min_amount,
+        "minimum notional": rules.min_notional,
+    }
+    for what, value in figures.items():
+        if value is not None and (not _readable(value) or value < ZERO):
+            return f"{rules.symbol}'s {what} from the venue is {value}, not a usable figure"
+    for what, rate in (("taker fee", rules.taker_fee), ("maker fee", rules.maker_fee)):
+        # A rebate is a negative rate; a rate of -1 or below would pay the whole order back.
+        if not _readable(rate) or not -_ONE < rate < _ONE:
+            return f"{rules.symbol}'s {what} from the venue is {rate}, not a rate from -1 to 1"
+    return None
+
+
+def _unreadable_context(side: Side, ctx: RiskContext) -> str | None:
+    """A figure or time the rules for ``side`` compare, when the guard cannot compare it."""
+    if side is Side.BUY:
+        figures = {
+            "cash available": ctx.quote_available,
+            "equity": ctx.equity,
+            "equity at the start of the day": ctx.day_start_equity,
+            "position's value": ctx.position_value,
+        }
+    else:
+        figures = {"holdings available": ctx.base_available}
+    for what, value in figures.items():
+        if not _readable(value):
+            return f"the book's {what} is {value}, not a number; no {side.value} passes until it is"
+    times = [("the clock", ctx.now), ("the quote's time", ctx.quote_ts)]
+    times += [("a recent order's time", moment) for moment in ctx.recent_orders]
+    for what, moment in times:
+        if moment is not None and moment.utcoffset() is None:
+            return f"{what} {moment.isoformat()} has no time zone; the guard compares aware times"
+    return None
 
 
 def _reference(side: Side, ctx: RiskContext) -> Decimal | None:
@@ -209,7 +289,7 @@ def _estimate(req: OrderRequest, ctx: RiskContext) -> Decimal | None:
 
 
 def _notional(quantity: Decimal, price: Decimal | None) -> Decimal | None:
-    return quantity * price if price is not None and quantity.is_finite() else None
+    return quantity * price if price is not None and _readable(quantity) else None
 
 
 def _to_step(value: Decimal, step: Decimal | None, *, up: bool = False) -> Decimal:
@@ -340,12 +420,9 @@ def _daily_loss(ctx: RiskContext, lim: RiskLimits, rules: MarketRules) -> str | 
     )
 
 
-def _rests(req: OrderRequest, ctx: RiskContext) -> bool:
+def _rests(side: Side, limit: Decimal, ctx: RiskContext) -> bool:
     """Whether a limit order would rest: it does not cross the best opposite price."""
-    limit = req.limit_price
-    if limit is None:
-        return False
-    if req.side is Side.BUY:
+    if side is Side.BUY:
         return ctx.ask is None or limit < ctx.ask
     return ctx.bid is None or limit > ctx.bid
 
