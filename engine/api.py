@@ -26,6 +26,9 @@ from engine.events import (
     TradingEvent,
 )
 from engine.jobs import JobStatus
+from ledgers.timeframes import TIMEFRAMES
+
+TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)  # the chart's timeframes, shortest first
 
 
 class OHLCV(Protocol):

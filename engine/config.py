@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import InitSettingsSource
 
+# Callers know the paths from here; they live apart so the desk can find them before pydantic.
+from engine.paths import config_dir, config_path, data_dir  # noqa: F401
+from ledgers.timeframes import TIMEFRAMES
+
 DEFAULT_WATCHLIST = [
     f"{base}/AUD"
     for base in (
@@ -34,7 +38,7 @@ DEFAULT_WATCHLIST = [
         "XLM",
     )
 ]
-TIMEFRAME_NAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+TIMEFRAME_NAMES = tuple(TIMEFRAMES)
 
 
 class ConfigError(Exception):
@@ -282,26 +286,6 @@ def normalize_symbol(raw: str, quote: str = "AUD") -> str:
     if not parts or len(parts) > 2 or not all(p.isalnum() for p in parts):
         raise ValueError(f"{raw!r} is not a symbol; expected BASE/QUOTE such as BTC/AUD")
     return "/".join(parts) if len(parts) == 2 else f"{parts[0]}/{quote}"
-
-
-def config_dir() -> Path:
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("omc", appauthor=False))
-
-
-def data_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("omc", appauthor=False))
-
-
-def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
-    if explicit:
-        return Path(explicit).expanduser()
-    if env := os.environ.get("OMC_CONFIG"):
-        return Path(env).expanduser()
-    return config_dir() / "config.toml"
 
 
 def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settings:

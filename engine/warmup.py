@@ -1,16 +1,10 @@
-"""Start-up help for the desk: load the simulator's modules on a thread while Textual loads."""
+"""Start-up help for the desk: the simulator's modules load on the thread that starts the engine."""
 
 from __future__ import annotations
 
 import importlib
-import threading
 
 
-def preload_simulator() -> None:
-    """Import numpy and the simulator in the background (their extension loading overlaps)."""
-    threading.Thread(
-        target=importlib.import_module,
-        args=("ledgers.sources.sim",),
-        daemon=True,
-        name="omc-preload",
-    ).start()
+def load_simulator() -> None:
+    """Import numpy and the simulator now (on a thread that can wait for them)."""
+    importlib.import_module("ledgers.sources.sim")

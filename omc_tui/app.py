@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from engine.api import EngineAPI, Snapshot
-from engine.config import TIMEFRAME_NAMES, DeskSettings
+from engine.api import TIMEFRAME_NAMES, EngineAPI, Snapshot
 from engine.events import (
     BookEvent,
     CandleEvent,
@@ -27,13 +30,9 @@ from engine.events import (
     RiskEvent,
     TradingEvent,
 )
-from omc_tui import actions
-from omc_tui.commands import DeskCommands
-from omc_tui.screens.catalyst import CatalystDetail
+from omc_tui import actions, first_frame
 from omc_tui.screens.confirm import Confirm
-from omc_tui.screens.explorer import ExplorerScreen
-from omc_tui.screens.help import HelpScreen
-from omc_tui.screens.jobs import JobsScreen
+from omc_tui.starting import EngineStarting, StartRefused
 from omc_tui.trading import TradingDesk
 from omc_tui.widgets.blotter import Blotter
 from omc_tui.widgets.book import OrderBook
@@ -45,6 +44,9 @@ from omc_tui.widgets.human import HumanPane
 from omc_tui.widgets.positions import PositionsPane
 from omc_tui.widgets.status import StatusBar
 from omc_tui.widgets.watchlist import Watchlist
+
+if TYPE_CHECKING:
+    from engine.config import DeskSettings
 
 TICK_SECONDS = 0.25  # the desk's repaint tick for the clock and expiring flashes
 # The panes each terminal size leaves out (desk.tcss lays them out): `i` puts them one at a
@@ -62,11 +64,20 @@ DESK_ONLY = frozenset(
 )
 
 
+def _desk_commands() -> Any:
+    from omc_tui.commands import DeskCommands  # the palette loads when it first opens
+
+    return DeskCommands
+
+
+FRAME_SAVE_SECONDS = 10.0  # how often the first frame of the next start is kept
+
+
 class DeskApp(TradingDesk):
     CSS_PATH = "desk.tcss"
     TITLE = "Oh My Coins"
     BINDINGS = actions.bindings()
-    COMMANDS = App.COMMANDS | {DeskCommands}
+    COMMANDS = App.COMMANDS | {_desk_commands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-medium"), (160, "-wide")]
 
     header: DeskHeader
@@ -81,11 +92,23 @@ class DeskApp(TradingDesk):
     positions: PositionsPane
     blotter: Blotter
 
-    def __init__(self, engine: EngineAPI, desk: DeskSettings | None = None) -> None:
+    def __init__(
+        self,
+        engine: EngineAPI | EngineStarting,
+        desk: DeskSettings | None = None,
+        *,
+        starter: Callable[[], tuple[EngineAPI, DeskSettings]] | None = None,
+        frame_key: str | None = None,
+    ) -> None:
+        """``engine`` runs the desk; or, with ``starter``, an ``EngineStarting`` stands in
+        for it while ``starter`` loads it after the first frame is painted."""
         super().__init__()
-        self.engine = engine
-        self.desk = desk or DeskSettings()
-        self.timeframe = self.desk.timeframe
+        self.engine: Any = engine
+        self._starter = starter
+        self._frame_key = frame_key
+        self.refused: StartRefused | None = None
+        self.keymap: dict[str, str] = dict(desk.keymap) if desk else {}
+        self.timeframe = desk.timeframe if desk else "1h"
         self.symbol: str | None = None
         self.mode: ModeEvent | None = None
 
@@ -106,7 +129,8 @@ class DeskApp(TradingDesk):
             yield PositionsPane(id="positions")
             yield Blotter(id="blotter")
         yield StatusBar(id="status")
-        yield Footer()
+        if self._starter is None:
+            yield Footer()  # on a cold start it follows the first frame (see ``_boot``)
 
     async def on_mount(self) -> None:
         # Panes are held here: while a modal (help, palette) is on top, ``query_one`` would
@@ -122,10 +146,44 @@ class DeskApp(TradingDesk):
         self.glass = self.query_one(GlassPane)
         self.positions = self.query_one(PositionsPane)
         self.blotter = self.query_one(Blotter)
-        if self.desk.keymap:
-            if bad := actions.unknown_ids(self.desk.keymap):
+        if self._starter is not None:
+            # The first frame, from the last session, before the engine's heavy imports.
+            self.apply_snapshot(self.engine.snapshot())
+            self.chart.clear("starting the engine…")
+            self.watchlist.focus()
+            self.call_after_refresh(self._boot)
+            return
+        await self._start_engine()
+
+    @work(exclusive=True, group="boot", exit_on_error=False, name="start the engine")
+    async def _boot(self) -> None:
+        assert self._starter is not None
+        # The footer's keys are many widgets: they come a frame after the prices.
+        await self.mount(Footer())
+        try:
+            engine, desk = await asyncio.to_thread(self._starter)
+        except StartRefused as exc:
+            self.refused = exc
+            self.exit(return_code=2)
+            return
+        self.engine.attach(engine)  # screens opened meanwhile reach it through the stand-in
+        self.engine = engine
+        self.keymap = dict(desk.keymap)
+        if desk.timeframe != self.timeframe:
+            self.timeframe = desk.timeframe
+        await self._start_engine()
+        if self._frame_key is not None:
+            self.set_interval(FRAME_SAVE_SECONDS, self._save_frame)
+
+    def _save_frame(self) -> None:
+        assert self._frame_key is not None
+        first_frame.save(self._frame_key, self.engine.snapshot())
+
+    async def _start_engine(self) -> None:
+        if self.keymap:
+            if bad := actions.unknown_ids(self.keymap):
                 self.notify(f"key map names unknown actions: {', '.join(bad)}", severity="warning")
-            self.set_keymap(self.desk.keymap)
+            self.set_keymap(self.keymap)
         self.chart.clear("loading history…")
         await self.engine.start()
         self.apply_snapshot(self.engine.snapshot())
@@ -133,7 +191,8 @@ class DeskApp(TradingDesk):
         self._show_waiting()
         self._book_changed(fills=True)
         self.set_interval(TICK_SECONDS, self._tick)
-        self.watchlist.focus()
+        if self.focused is None:
+            self.watchlist.focus()
 
     # -- engine state ----------------------------------------------------------------------
 
@@ -277,6 +336,8 @@ class DeskApp(TradingDesk):
 
     @on(CatalystFeed.Opened)
     def _open_catalyst(self, message: CatalystFeed.Opened) -> None:
+        from omc_tui.screens.catalyst import CatalystDetail
+
         self.push_screen(CatalystDetail(message.event))
 
     @on(Watchlist.Selected)
@@ -335,9 +396,13 @@ class DeskApp(TradingDesk):
         self.screen_stack[0].focus_next()
 
     def action_jobs(self) -> None:
+        from omc_tui.screens.jobs import JobsScreen  # screens load when first opened
+
         self.push_screen(JobsScreen(self.engine))
 
     def action_explorer(self) -> None:
+        from omc_tui.screens.explorer import ExplorerScreen
+
         self.push_screen(ExplorerScreen(self.engine, self.symbol))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -357,7 +422,9 @@ class DeskApp(TradingDesk):
             self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error")
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.desk.keymap))
+        from omc_tui.screens.help import HelpScreen
+
+        self.push_screen(HelpScreen(self.keymap))
 
     async def action_simulate(self) -> None:
         if self.mode is not None and self.mode.data == "SIM":
@@ -367,5 +434,10 @@ class DeskApp(TradingDesk):
         self.notify("Switched to the simulated market (SIM data).")
 
     async def action_quit(self) -> None:
+        if isinstance(self.engine, EngineStarting):  # quit before the engine even started
+            self.exit(0)
+            return
+        if self._frame_key is not None:
+            self._save_frame()  # the next start paints from here
         await self.engine.stop()
         self.exit(0)

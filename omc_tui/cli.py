@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import functools
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.cli import common
-from engine.cli.parser import parser
 
 if TYPE_CHECKING:
     from engine.config import Settings
 
+_VALUED = {"--speed", "--db", "--config"}  # the global options that take a value
+
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if _opens_the_desk(argv):  # the desk's start need not build every command's parser
+        desk = argparse.ArgumentParser(prog="omc", parents=[common.global_options()])
+        return _open_desk(common.parse(desk, argv))
+    from engine.cli.parser import parser
+
     args = common.parse(parser(), argv)
     check = functools.partial(_check_keymap, args.config)
     if args.command == "config":  # the config it shows must be one the desk can start with
@@ -26,29 +33,87 @@ def main(argv: list[str] | None = None) -> int:
     return _open_desk(args)
 
 
+def _opens_the_desk(argv: list[str]) -> bool:
+    """Only global options (``--sim``, ``--speed N``, ``--db URL``, ``--config PATH``)."""
+    value_next = False
+    for token in argv:
+        if value_next:
+            value_next = False
+        elif token.split("=", 1)[0] in _VALUED:
+            value_next = "=" not in token
+        elif token != "--sim":
+            return False
+    return not value_next
+
+
 def _open_desk(args: argparse.Namespace) -> int:
+    """Paint the desk's first frame, then load the engine behind it (see ``first_frame``)."""
+    from omc_tui import first_frame
+    from omc_tui.app import DeskApp
+    from omc_tui.starting import EngineStarting, StartRefused
+
+    try:
+        _check_keymap_file(args.config)  # a key map that would lose a key stops us here
+    except common.UsageError as exc:
+        return _fail(str(exc), 2)
+    key = first_frame.frame_key(bool(args.sim), args.db)
+    app = DeskApp(
+        EngineStarting(first_frame.load(key)),
+        starter=functools.partial(_start_engine, args),
+        frame_key=key,
+    )
+    app.run()
+    if isinstance(app.refused, StartRefused):
+        return _fail(str(app.refused), 2)
+    return app.return_code or 0
+
+
+def _start_engine(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The engine and the desk's settings; runs on a thread once the first frame is painted."""
     from engine import config
+    from omc_tui.starting import StartRefused
 
     try:
         settings = common.load_settings(args)
         _check_keymap(args.config, settings)
     except (config.ConfigError, common.UsageError) as exc:
-        return _fail(str(exc), 2)
-    if settings.sim.enabled:
-        from engine.warmup import preload_simulator
-
-        preload_simulator()
+        raise StartRefused(str(exc)) from None
     from engine.local import LocalEngine
     from engine.logs import configure
-    from omc_tui.app import DeskApp
+
+    if settings.sim.enabled:
+        from engine.warmup import load_simulator
+
+        load_simulator()  # numpy and the simulator, here on this thread, off the event loop
 
     # Log lines would scribble over the screen: the desk logs to a file in the data directory.
     configure(settings.engine.log_level, config.data_dir() / "omc-desk.log")
-
     # Scheduling and storage start a moment after the first prices paint (see LocalEngine).
-    app = DeskApp(LocalEngine(settings, storage_delay=0.3), settings.desk)
-    app.run()
-    return app.return_code or 0
+    return LocalEngine(settings, storage_delay=0.3), settings.desk
+
+
+def _check_keymap_file(config_file: str | None) -> None:
+    """The config file's key map, read without the settings machinery: refused before the
+    desk opens if it names an unknown action or takes another action's key."""
+    import tomllib
+
+    from engine.paths import config_path
+    from omc_tui.actions import KeymapError, check_keymap
+
+    path = config_path(config_file)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise common.UsageError(f"config file {path}: {exc}") from None
+    keymap = data.get("desk", {}).get("keymap", {}) if isinstance(data.get("desk"), dict) else {}
+    if not isinstance(keymap, dict):
+        return  # the settings' own check says what is wrong with it
+    try:
+        check_keymap({str(k): str(v) for k, v in keymap.items()})
+    except KeymapError as exc:
+        raise common.UsageError(f"config file {path}: {exc}") from None
 
 
 def _check_keymap(config_file: str | None, settings: Settings) -> None:

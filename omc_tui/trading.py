@@ -9,11 +9,7 @@ from engine.api import EngineAPI, TradingView
 from engine.trading.commands import TradingUnavailable
 from omc_tui import format as fmt
 from omc_tui.messages import BookChanged, BookWaiting
-from omc_tui.screens.arm import ArmLive
 from omc_tui.screens.confirm import Choice, Confirm
-from omc_tui.screens.pnl import PnLScreen
-from omc_tui.screens.strategies import StrategiesScreen
-from omc_tui.screens.ticket import OrderTicket
 from omc_tui.widgets.blotter import WORKING, Blotter
 from omc_tui.widgets.header import DeskHeader
 from omc_tui.widgets.positions import PositionsPane
@@ -108,6 +104,8 @@ class TradingDesk(App[int]):
         if self.symbol is None:
             self.notify("select a symbol first", severity="warning")
             return
+        from omc_tui.screens.ticket import OrderTicket  # screens load when first opened
+
         self.push_screen(OrderTicket(self.engine, self.symbol, side, self.book_waiting()))
 
     def action_cancel_order(self) -> None:
@@ -191,6 +189,8 @@ class TradingDesk(App[int]):
             )
             self.push_screen(confirm, lambda choice: choice and self._arm(None))
         else:
+            from omc_tui.screens.arm import ArmLive
+
             self.push_screen(ArmLive(), lambda phrase: phrase and self._arm(phrase))
 
     @work(group="trading.arm", exit_on_error=False, name="arm live")
@@ -203,9 +203,13 @@ class TradingDesk(App[int]):
             self.notify("live trading ARMED: orders go to the venue", severity="warning")
 
     def action_pnl(self) -> None:
+        from omc_tui.screens.pnl import PnLScreen
+
         self.push_screen(PnLScreen(self.engine, self.book_view, self.book_waiting()))
 
     def action_strategies(self) -> None:
+        from omc_tui.screens.strategies import StrategiesScreen
+
         self.push_screen(
             StrategiesScreen(
                 self.engine,

@@ -91,6 +91,8 @@ class Watchlist(ScrollView, can_focus=True):
         self._rows = []
         for w in rows:
             prev = old.get(w.symbol)
+            if prev is not None and prev.status == "cached":
+                prev = None  # the last session's prices never pass for the engine's
             quote = w.quote or (prev.quote if prev else None)
             spark = list(w.spark) or (prev.spark if prev else [])
             self._rows.append(_Row(w.symbol, w.status, quote, spark))
@@ -231,6 +233,8 @@ class Watchlist(ScrollView, can_focus=True):
         if is_cursor:
             base = base + styles["watchlist--cursor"]
         muted = base + styles["watchlist--muted"]
+        if row.status == "cached":  # the last session's prices, until the engine's first quote
+            base = muted
         widths = [c[1] for c in COLUMNS]
         segments = [Segment(_cell(row.symbol, widths[0], "<") + " ", base)]
         q = row.quote
