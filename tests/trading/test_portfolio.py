@@ -412,6 +412,10 @@ def test_a_buy_in_a_currency_never_held_is_refused_by_name() -> None:
     with pytest.raises(InsufficientHoldings, match=r"^buy b costs 60 USDT; only 0 USDT in cash$"):
         p.apply(buy("b", "1", "60", symbol="BTC/USDT"))
     assert p.cash == {"AUD": 1000} and p.lots() == []
+    with pytest.raises(
+        InsufficientHoldings, match=r"^buy c costs 1001 AUD; only 1000 AUD in cash$"
+    ):
+        p.apply(buy("c", "1", "1000", "1"))
 
 
 def test_a_fill_at_no_price_is_booked() -> None:
@@ -499,3 +503,45 @@ def test_replay_keeps_the_cost_method() -> None:
     p = Portfolio.replay(fills, {"AUD": D(1000)}, CostMethod.AVERAGE)
     assert p.method is CostMethod.AVERAGE
     assert [(lot.lot_id, lot.cost) for lot in p.lots()] == [("b", 150)]
+
+
+def test_fifo_leaves_each_lot_its_own_cost_after_a_partial_sell() -> None:
+    p = Portfolio({"AUD": D(1000)})
+    p.apply(buy("a", "1", "100"))
+    p.apply(buy("b", "1", "200"))
+    [half] = p.apply(sell("c", "0.5", "300"))
+    assert (half.lot_id, half.quantity, half.cost_base) == ("a", D("0.5"), 50)
+    # FIFO never pools: the lots left keep their own costs, not an average of them.
+    assert [(lot.quantity, lot.cost) for lot in p.lots()] == [(D("0.5"), 50), (1, 200)]
+
+    first, second = p.apply(sell("d", "1", "300"))
+    assert (first.lot_id, first.quantity, first.cost_base) == ("a", D("0.5"), 50)
+    assert (second.lot_id, second.quantity, second.cost_base) == ("b", D("0.5"), 100)
+    assert [(lot.lot_id, lot.quantity, lot.cost) for lot in p.lots()] == [("b", D("0.5"), 100)]
+
+
+@METHODS
+def test_buys_stamped_with_one_time_are_taken_in_the_order_they_were_booked(
+    method: CostMethod,
+) -> None:
+    # The paper broker stamps every level of one order with one time; the levels are booked in
+    # the order they filled, and the first disposal must take the first of them, whatever the ids.
+    p = Portfolio({"AUD": D(1000)}, method)
+    p.apply(buy("o1:2", "1", "100", at=T0))
+    p.apply(buy("o1:1", "1", "200", at=T0))
+    p.apply(buy("o1:3", "1", "300", at=T0))
+    assert [lot.lot_id for lot in p.lots()] == ["o1:2", "o1:1", "o1:3"]
+    [d] = p.apply(sell("s", "1", "250", at=T0 + timedelta(hours=1)))
+    assert d.lot_id == "o1:2"
+    if method is CostMethod.FIFO:
+        assert d.cost_base == 100
+
+
+def test_a_late_fill_goes_after_lots_of_its_own_time_and_before_younger_ones() -> None:
+    p = Portfolio({"AUD": D(2000)})
+    p.apply(buy("a", "1", "100", at=T0))
+    p.apply(buy("c", "1", "300", at=T0 + timedelta(hours=2)))
+    p.apply(buy("d", "1", "400", at=T0 + timedelta(hours=3)))
+    p.apply(buy("b", "1", "200", at=T0 + timedelta(hours=1)))  # recorded last
+    p.apply(buy("z", "1", "50", at=T0 - timedelta(hours=1)))  # older than every lot
+    assert [lot.lot_id for lot in p.lots()] == ["z", "a", "b", "c", "d"]
