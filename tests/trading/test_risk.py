@@ -372,7 +372,10 @@ def test_a_limit_order_without_a_limit_price_is_refused_not_raised_on() -> None:
 def test_a_market_order_carrying_a_limit_price_is_refused() -> None:
     request = replace(req(), limit_price=D("49000"))
     message = refused("limit_price", check(request))
-    assert message.startswith("a market order takes no limit price, got 49000")
+    assert message == (
+        "a market order takes no limit price, got 49000; "
+        "place a limit order to trade at that price or better"
+    )
     refused("limit_price", check(replace(req(), limit_price=D("NaN"))))
 
 
@@ -404,8 +407,13 @@ def test_a_time_without_a_zone_is_refused_by_name() -> None:
         message
         == f"the quote's time {naive.isoformat()} has no time zone; the guard compares aware times"
     )
-    refused("unreadable", check(now=naive))
-    refused("unreadable", check(recent_orders=(T0, naive)))
+    assert refused("unreadable", check(now=naive)) == (
+        f"the clock {naive.isoformat()} has no time zone; the guard compares aware times"
+    )
+    assert refused("unreadable", check(recent_orders=(T0, naive))) == (
+        f"a recent order's time {naive.isoformat()} has no time zone; "
+        "the guard compares aware times"
+    )
 
 
 @pytest.mark.parametrize(
@@ -425,6 +433,11 @@ def test_venue_rules_that_are_not_usable_figures_are_named(
 ) -> None:
     message = refused("market_rules", check(rules=replace(RULES, **change)))
     assert message.startswith(named)
+
+
+def test_rules_of_zero_mean_no_step_and_no_minimum() -> None:
+    zero = replace(RULES, amount_step=D(0), price_step=D(0), min_amount=D(0), min_notional=D(0))
+    assert check(req("0.000000001", limit="50000.001"), rules=zero).allowed
 
 
 def test_a_maker_rebate_is_a_usable_fee() -> None:
