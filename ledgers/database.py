@@ -62,7 +62,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         "journal_mode=WAL",
         "synchronous=NORMAL",
         "foreign_keys=ON",
-        "busy_timeout=5000",
+        "busy_timeout=15000",  # writers queue for the lock (many commands at once) rather than fail
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()

@@ -30,7 +30,10 @@ _MIGRATION_LOCK = 0x0AC0_0001  # a PostgreSQL advisory lock id held while migrat
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     """Migrate in one transaction; processes starting at once take turns (the second finds the
-    schema already at head) instead of racing each other's DDL."""
+    schema already at head) instead of racing each other's DDL. A schema already at head is
+    only read: twenty commands starting together do not queue for the write lock."""
+    if revision == "head" and await current_revision(engine) == head_revision():
+        return
     async with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))

@@ -8,6 +8,7 @@ import sys
 
 from tests.bench import (
     backtest,
+    book_lock,
     collection,
     first_paint,
     memory,
@@ -26,6 +27,7 @@ BENCHES = {
     "backtest": backtest.run,
     "order_path": order_path.run,
     "pnl_mark": pnl_mark.run,
+    "book_lock": book_lock.run,
 }
 DEFAULT = [
     "first_paint",
@@ -35,6 +37,7 @@ DEFAULT = [
     "backtest",
     "order_path",
     "pnl_mark",
+    "book_lock",
 ]
 
 
