@@ -289,7 +289,8 @@ def test_disposals_in_other_quote_currencies_are_counted_per_currency() -> None:
     ]
     with pytest.raises(
         ValueError,
-        match=r"^FY2025 has disposals not quoted in AUD \(1 in EUR, 2 in USDT\); the tax report needs every amount in AUD$",
+        match=r"^FY2025 has disposals not quoted in AUD \(1 in EUR, 2 in USDT\); the tax report"
+        r" needs every amount in AUD$",
     ):
         tax_report([*DISPOSALS, *foreign], 2025)
 
