@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from engine.events import (
     BookEvent,
@@ -25,10 +25,12 @@ from engine.events import (
     QuoteEvent,
     TradingEvent,
 )
-from engine.jobs import JobStatus
 from ledgers.timeframes import TIMEFRAMES
 
-TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)  # the chart's timeframes, shortest first
+TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)
+
+if TYPE_CHECKING:  # the scheduler's module stays off the desk's first frame
+    from engine.jobs import JobStatus  # the chart's timeframes, shortest first
 
 
 class OHLCV(Protocol):

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.widget import Widget
 
 from engine.events import FeedEvent, JobEvent, PortfolioEvent
-from engine.jobs import JobStatus
 from omc_tui import format as fmt
+
+if TYPE_CHECKING:
+    from engine.jobs import JobStatus
 
 # Shared with the jobs screen so a state looks the same everywhere.
 JOB_STYLE = {
