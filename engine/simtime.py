@@ -12,11 +12,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+
+from engine.paths import write_whole
 
 log = logging.getLogger("omc.engine")
 
@@ -84,11 +84,4 @@ def _remember(path: Path, key: str, reached: datetime) -> None:
     except (KeyError, ValueError, TypeError):
         pass
     saved[key] = reached.isoformat()
-    fd, scratch = tempfile.mkstemp(prefix=".sim-time-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(saved))
-        os.replace(scratch, path)
-    except BaseException:
-        Path(scratch).unlink(missing_ok=True)
-        raise
+    write_whole(path, json.dumps(saved))

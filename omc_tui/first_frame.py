@@ -10,13 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.api import Snapshot, WatchRow
 from engine.events import ModeEvent, from_json, to_json
+from engine.paths import write_whole
 
 
 def frame_key(sim: bool, database: str | None) -> str:
@@ -78,14 +77,5 @@ def save(key: str, snapshot: Snapshot) -> None:
         "selected": snapshot.selected,
         "rows": rows,
     }
-    path = _path(key)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, scratch = tempfile.mkstemp(prefix=".frame-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as out:
-                out.write(json.dumps(data))
-            os.replace(scratch, path)
-        except OSError:
-            Path(scratch).unlink(missing_ok=True)
-            raise
+    with contextlib.suppress(OSError):  # no frame next time is only a slower start
+        write_whole(_path(key), json.dumps(data))

@@ -140,16 +140,7 @@ def test_kill_9_while_trading_loses_and_duplicates_nothing(db_url: str, tmp_path
     assert len(ids) == len(set(ids))
     assert {f.fill_id for f in before} <= set(ids), "a fill stored before the crash was lost"
 
-    by_order: dict[str, list[Fill]] = defaultdict(list)
-    for fill in fills:
-        by_order[fill.client_id].append(fill)
-    for order in orders:
-        mine = by_order.pop(order.client_id, [])
-        assert order.filled == sum((f.quantity for f in mine), ZERO), order
-        assert order.cost == sum((f.gross for f in mine), ZERO), order
-        assert order.fees == sum((f.fee for f in mine), ZERO), order
-        assert order.state is not OrderState.NEW, "an order was left unsettled"
-    assert not by_order, "fills without their order"
+    orders_match_their_fills(orders, fills)
 
     # One strategy order per decided bar, whatever the crash: client ids come from the bar.
     strategy_orders = [o for o in orders if o.strategy == STRATEGY]
@@ -163,3 +154,17 @@ def test_kill_9_while_trading_loses_and_duplicates_nothing(db_url: str, tmp_path
     assert portfolio.cash["AUD"] == start_cash + sum((f.cash_delta for f in fills), ZERO)
     assert portfolio.cash["AUD"] >= ZERO
     assert portfolio.holdings("BTC", "AUD") == held
+
+
+def orders_match_their_fills(orders: list[Order], fills: list[Fill]) -> None:
+    """Every order's filled, cost and fees are the sums of its fills; none is left NEW."""
+    by_order: dict[str, list[Fill]] = defaultdict(list)
+    for fill in fills:
+        by_order[fill.client_id].append(fill)
+    for order in orders:
+        mine = by_order.pop(order.client_id, [])
+        assert order.filled == sum((f.quantity for f in mine), ZERO), order
+        assert order.cost == sum((f.gross for f in mine), ZERO), order
+        assert order.fees == sum((f.fee for f in mine), ZERO), order
+        assert order.state is not OrderState.NEW, "an order was left unsettled"
+    assert not by_order, "fills without their order"

@@ -8,14 +8,21 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
-from engine.trading.model import ZERO, Fill, OrderState
+from engine.trading.model import ZERO
 from engine.trading.portfolio import Portfolio
 from tests.engine.test_headless import env
-from tests.trading.test_crash import FAST_ENGINE, STRATEGY, book, deploy, start
+from tests.trading.test_crash import (
+    FAST_ENGINE,
+    STRATEGY,
+    book,
+    deploy,
+    orders_match_their_fills,
+    start,
+)
 from tests.trading.test_integrity import rows
 
 KILLS = 20
@@ -73,16 +80,7 @@ def test_twenty_kills_with_orders_between_leave_a_sound_book(db_url: str, tmp_pa
     orders, fills = book(db_url)
     ids = [f.fill_id for f in fills]
     assert len(ids) == len(set(ids)), "a fill was stored twice"
-    by_order: dict[str, list[Fill]] = defaultdict(list)
-    for fill in fills:
-        by_order[fill.client_id].append(fill)
-    for order in orders:
-        mine = by_order.pop(order.client_id, [])
-        assert order.filled == sum((f.quantity for f in mine), ZERO), order
-        assert order.cost == sum((f.gross for f in mine), ZERO), order
-        assert order.fees == sum((f.fee for f in mine), ZERO), order
-        assert order.state is not OrderState.NEW, "an order was left unsettled"
-    assert not by_order, "fills without their order"
+    orders_match_their_fills(orders, fills)
     # Replay in recorded order: holdings never negative, cash = start + every fill.
     start_cash = Decimal("10000")
     portfolio = Portfolio.replay(fills, {"AUD": start_cash})
