@@ -252,24 +252,10 @@ class TradingStore:
                         update(_BOOKS).where(_BOOKS.c.book == book).values(seq=writer.seq)
                     )
 
-    async def book_seq(self, book: str) -> int:
-        """The book's newest sequence number (0 for a book never written)."""
-        async with self.db.engine.connect() as conn:
-            found = (await conn.execute(select(_BOOKS.c.seq).where(_BOOKS.c.book == book))).first()
-        return int(found.seq) if found else 0
-
     async def save_order(self, order: Order) -> None:
         """Write one order's newest version in its own transaction on its book."""
         async with self.writing(order.book) as w:
             await w.save_order(order)
-
-    async def save_executions(self, executions: Iterable[Execution]) -> list[Fill]:
-        """Write orders with their fills in one transaction on their book."""
-        executions = list(executions)
-        if not executions:
-            return []
-        async with self.writing(executions[0].order.book) as w:
-            return await w.save_executions(executions)
 
     async def order(self, client_id: str) -> Order | None:
         async with self.db.engine.connect() as conn:
