@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,9 +19,15 @@ from tests.desk.conftest import make_desk, screen_text, settle
 
 
 async def until(pilot, condition: Callable[[], bool], rounds: int = 150) -> None:
-    """Let workers finish until ``condition`` holds (fails the test if it never does)."""
-    for _ in range(rounds):
+    """Let workers finish until ``condition`` holds (fails the test if it never does).
+
+    At least ``rounds`` pauses, and at least ten seconds of wall time: a machine busy with
+    other work slows the engine's start, not what the test asserts."""
+    deadline = time.monotonic() + 10.0
+    done = 0
+    while done < rounds or time.monotonic() < deadline:
         await pilot.pause(0.02)
+        done += 1
         if condition():
             return
     raise AssertionError("condition never held")
