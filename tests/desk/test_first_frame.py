@@ -58,6 +58,7 @@ async def test_a_frame_saved_on_quit_is_painted_first_next_time(tmp_path: Path) 
         await pilot.press("escape")
         assert app.engine is engine2 and engine2.snapshot().ready
         assert app.watchlist._rows[0].status == "ok"  # the engine's own quotes replaced it
+        await engine2.stop()
 
 
 async def test_the_last_sessions_prices_never_pass_for_the_engines(tmp_path: Path) -> None:
@@ -79,7 +80,7 @@ async def test_the_last_sessions_prices_never_pass_for_the_engines(tmp_path: Pat
         app.watchlist.set_rows([replace(r, status="waiting", quote=None) for r in frame.watchlist])
         assert app.watchlist._rows[0].quote is None
         assert "waiting for the first quote" in row_text(app, "BTC/AUD")
-        release.set()
+    release.set()  # the desk is gone: its start was cancelled, the engine never starts
 
 
 async def test_a_config_the_engine_refuses_closes_the_desk_with_the_reason(

@@ -186,6 +186,7 @@ async def test_a_book_that_cannot_be_replayed_opens_halted_and_says_so(tmp_path:
         await settle(pilot)
         assert (await app.engine.place_order("BTC/AUD", "buy", "0.001")).accepted
         assert (await app.engine.place_order("BTC/AUD", "sell", "0.001")).accepted
+        await app.engine.stop()
     db = Database(url)
     async with db.engine.begin() as conn:  # swap the two fills' places in the book
         await conn.execute(sa.text("UPDATE fills SET seq = -seq"))
@@ -203,3 +204,4 @@ async def test_a_book_that_cannot_be_replayed_opens_halted_and_says_so(tmp_path:
         assert view.trading.attention and len(view.fills) == 2  # still readable
         refused = await app.engine.place_order("BTC/AUD", "buy", "0.001")
         assert not refused.accepted and refused.rule == "book_attention"
+        await app.engine.stop()
