@@ -240,6 +240,53 @@ class DeskSettings(_Section):
         return value
 
 
+class ServiceSettings(_Section):
+    """The engine's one port: the attach websocket, /healthz, /readyz and /metrics."""
+
+    listen: str = Field("127.0.0.1:8765", description="HOST:PORT; port 0 picks a free one")
+    tls_cert: str | None = Field(None, description="PEM certificate file: serve wss:// and https")
+    tls_key: str | None = Field(None, description="PEM private key file for tls_cert")
+    token: SecretStr | None = Field(
+        None, description="attach bearer token; default: generated once into the data dir"
+    )
+    failover_seconds: float = Field(
+        10.0, gt=0, le=300, description="a standby takes over within this long of a leader's loss"
+    )
+    max_message_bytes: int = Field(1_048_576, ge=1024, description="largest attach message")
+    stale_feed_seconds: float = Field(
+        120.0, gt=0, description="/readyz fails when the market feed is older than this"
+    )
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.strip().rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ValueError("expected HOST:PORT such as 127.0.0.1:8765")
+        return f"{host}:{int(port)}"
+
+
+class AlertSettings(_Section):
+    """Where alerts go besides the desk: a Slack-compatible webhook and email over SMTP."""
+
+    webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook")
+    email_to: list[str] = Field(default_factory=list, description="recipients; empty: no email")
+    email_from: str = Field("omc@localhost", description="From: address of alert mail")
+    smtp_host: str | None = Field(None, description="SMTP server for alert mail")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(True, description="upgrade with STARTTLS before logging in")
+    feed_down_minutes: float = Field(10.0, gt=0, description="alert on a feed down this long")
+    fills: bool = Field(False, description="also alert on every fill")
+    repeat_minutes: float = Field(
+        30.0, ge=0, description="the same alert is not sent again within this long"
+    )
+    max_per_hour: int = Field(30, ge=1, description="at most this many alerts an hour")
+    timeout_seconds: float = Field(10.0, gt=0)
+    retries: int = Field(3, ge=0, le=10, description="attempts after the first for a failure")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMC_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -253,6 +300,8 @@ class Settings(BaseSettings):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     trading: TradingSettings = Field(default_factory=TradingSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @classmethod
     def settings_customise_sources(

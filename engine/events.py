@@ -251,6 +251,17 @@ class TradingEvent(Event):
     attention: str | None = None  # the book cannot be replayed: it takes no orders, and why
 
 
+@dataclass(frozen=True, slots=True)
+class LeaderEvent(Event):
+    """This engine took or lost ownership of its database (the book and the scheduler)."""
+
+    kind: ClassVar[str] = "leader"
+    at: datetime
+    leader: bool  # True: this engine now owns the database; False: it lost or gave it up
+    owner: str  # who owns it now, "pid@host address" ("" when nobody is known to)
+    reason: str | None = None
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (
@@ -269,6 +280,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PortfolioEvent,
         RiskEvent,
         TradingEvent,
+        LeaderEvent,
     )
 }
 
