@@ -33,6 +33,10 @@ if TYPE_CHECKING:  # the scheduler's module stays off the desk's first frame
     from engine.jobs import JobStatus  # the chart's timeframes, shortest first
 
 
+class EngineUnavailable(Exception):
+    """The engine cannot be started or reached (owned elsewhere, unreachable): says why."""
+
+
 class OHLCV(Protocol):
     """Anything shaped like a bar (a CandleEvent, a stored candle); ``ts`` is the aware open time.
 
@@ -242,6 +246,39 @@ class DeploymentView:
     book: str = ""  # the book it trades in: paper:sim, paper:coinspot
 
 
+@dataclass(frozen=True, slots=True)
+class InstrumentSteps:
+    """A venue's amount and price steps for one symbol (None where its market data has none)."""
+
+    symbol: str
+    amount_step: Decimal | None
+    price_step: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """An engine attached to the database: the owner (leader) or a standby."""
+
+    role: str  # leader | standby | command
+    pid: int
+    host: str
+    address: str
+    started: str
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """Who owns the database, where it listens, its standbys and attached clients."""
+
+    database: str  # masked URL
+    role: str  # leader | standby | local (an engine that owns no lease, e.g. in tests)
+    address: str
+    book: str
+    data: str  # SIM | LIVE
+    clients: int
+    members: tuple[MemberView, ...] = ()
+
+
 class EngineAPI(Protocol):
     async def start(self) -> None: ...
 
@@ -390,3 +427,21 @@ class EngineAPI(Protocol):
         ...
 
     async def disarm_live(self) -> None: ...
+
+
+class CommandAPI(Protocol):
+    """What the command line asks an engine besides the desk's EngineAPI."""
+
+    async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:
+        """Orders of the engine's book, working first, then newest first."""
+        ...
+
+    async def fills(self, limit: int = 200) -> list[FillEvent]:
+        """Fills of the engine's book, newest first."""
+        ...
+
+    async def instrument_steps(self, symbols: list[str]) -> list[InstrumentSteps]:
+        """How finely each symbol trades, to show quantities and prices as the venue does."""
+        ...
+
+    async def service_status(self) -> ServiceStatus: ...

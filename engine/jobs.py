@@ -72,6 +72,8 @@ class JobRunner:
         self._scheduler: AsyncIOScheduler | None = None
         self._idle = asyncio.Event()  # set while no job is running
         self._idle.set()
+        # Asked before every run: an engine that lost ownership of its database runs nothing.
+        self.fence: Callable[[], str | None] | None = None
 
     def add(
         self,
@@ -196,6 +198,10 @@ class JobRunner:
         started = self._clock.now()
         if job.running:
             self._finish(job, JobRunRecord(name, started, started, "skipped", 0, "already running"))
+            return job.status
+        fenced = self.fence() if self.fence is not None else None
+        if fenced:
+            self._finish(job, JobRunRecord(name, started, started, "skipped", 0, fenced))
             return job.status
         job.running = True
         self._idle.clear()

@@ -110,6 +110,21 @@ class JobRun(Base):
     __table_args__ = (Index("ix_job_runs_started_at", "started_at"),)
 
 
+class EngineMemberRow(Base):
+    """Engine: a process attached to this database as its owner (leader) or a standby, and where
+    it listens; refreshed on a heartbeat, so an old ``seen`` is a process that went away."""
+
+    __tablename__ = "engine_members"
+
+    member: Mapped[str] = mapped_column(String(160), primary_key=True)  # host:pid:started
+    pid: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))  # leader | standby | command
+    started: Mapped[str] = mapped_column(String(40))
+    seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class GlassMetricRow(Base):
     """Glass ledger: on-chain and fundamental metrics."""
 

@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from engine.api import TIMEFRAME_NAMES, EngineAPI, Snapshot
+from engine.api import TIMEFRAME_NAMES, EngineAPI, EngineUnavailable, Snapshot
 from engine.events import (
     BookEvent,
     CandleEvent,
@@ -171,7 +171,12 @@ class DeskApp(TradingDesk):
         self.keymap = dict(desk.keymap)
         if desk.timeframe != self.timeframe:
             self.timeframe = desk.timeframe
-        await self._start_engine()
+        try:
+            await self._start_engine()
+        except EngineUnavailable as exc:  # owned by another engine, or nobody answers
+            self.refused = StartRefused(str(exc), code=1)
+            self.exit(return_code=1)
+            return
         if self._frame_key is not None:
             self.set_interval(FRAME_SAVE_SECONDS, self._save_frame)
 
@@ -294,7 +299,13 @@ class DeskApp(TradingDesk):
             return
         self.symbol = symbol
         self.book.follow(symbol)
-        self.run_worker(self.engine.select(symbol), group="select", exclusive=True)
+        self.run_worker(
+            self.engine.select(symbol),
+            group="select",
+            exclusive=True,
+            exit_on_error=False,
+            name="follow the symbol",
+        )
         self.load_chart()
         if self.engine.snapshot().ready:
             self.load_intel()
@@ -418,8 +429,14 @@ class DeskApp(TradingDesk):
 
     @on(Worker.StateChanged)
     def _on_worker_state(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR:  # no failure of the desk's own work is silent
-            self.notify(f"{event.worker.name} failed: {event.worker.error}", severity="error")
+        if event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if isinstance(error, EngineUnavailable):  # an attached engine away: the header says so
+            self.notify(str(error), title=event.worker.name, severity="warning")
+            return
+        # No failure of the desk's own work is silent.
+        self.notify(f"{event.worker.name} failed: {error}", severity="error")
 
     def action_help(self) -> None:
         from omc_tui.screens.help import HelpScreen

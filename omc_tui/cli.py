@@ -12,13 +12,15 @@ from engine.cli import common
 if TYPE_CHECKING:
     from engine.config import Settings
 
-_VALUED = {"--speed", "--db", "--config"}  # the global options that take a value
+_VALUED = {"--speed", "--db", "--config", "--attach", "--token"}  # options that take a value
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if _opens_the_desk(argv):  # the desk's start need not build every command's parser
         desk = argparse.ArgumentParser(prog="omc", parents=[common.global_options()])
+        desk.add_argument("--attach", metavar="URL", help="open the desk on a remote engine")
+        desk.add_argument("--token", metavar="T", help="the remote engine's attach token")
         return _open_desk(common.parse(desk, argv))
     from engine.cli.parser import parser
 
@@ -64,7 +66,7 @@ def _open_desk(args: argparse.Namespace) -> int:
     )
     app.run()
     if isinstance(app.refused, StartRefused):
-        return _fail(str(app.refused), 2)
+        return _fail(str(app.refused), app.refused.code)
     return app.return_code or 0
 
 
@@ -78,18 +80,74 @@ def _start_engine(args: argparse.Namespace) -> tuple[Any, Any]:
         _check_keymap(args.config, settings)
     except (config.ConfigError, common.UsageError) as exc:
         raise StartRefused(str(exc)) from None
-    from engine.local import LocalEngine
     from engine.logs import configure
+
+    # Log lines would scribble over the screen: the desk logs to a file in the data directory.
+    configure(settings.engine.log_level, config.data_dir() / "omc-desk.log")
+    remote = _remote_engine(getattr(args, "attach", None), getattr(args, "token", None), settings)
+    if remote is not None:
+        return remote, settings.desk
+    from engine.service.owner import OwningEngine
 
     if settings.sim.enabled:
         from engine.warmup import load_simulator
 
         load_simulator()  # numpy and the simulator, here on this thread, off the event loop
+    # The desk's engine owns the database and listens on loopback, so a command typed in
+    # another terminal reaches the book the desk shows. Scheduling and storage start a moment
+    # after the first prices paint (see LocalEngine).
+    engine = OwningEngine(settings, listen=settings.service.listen, storage_delay=0.3)
+    return engine, settings.desk
 
-    # Log lines would scribble over the screen: the desk logs to a file in the data directory.
-    configure(settings.engine.log_level, config.data_dir() / "omc-desk.log")
-    # Scheduling and storage start a moment after the first prices paint (see LocalEngine).
-    return LocalEngine(settings, storage_delay=0.3), settings.desk
+
+def _remote_engine(attach: str | None, token: str | None, settings: Settings) -> Any:
+    """A RemoteEngine for ``--attach``, or for the engine that already owns the database."""
+    import asyncio
+
+    from engine.service.remote import RemoteEngine, attach_url
+    from engine.service.token import engine_token
+    from omc_tui.starting import StartRefused
+
+    if attach:
+        try:
+            attach_url(attach)
+        except ValueError as exc:
+            raise StartRefused(str(exc)) from None
+        if token is None and settings.service.token is not None:
+            token = settings.service.token.get_secret_value()
+        if token is None:
+            raise StartRefused(
+                "--attach needs --token (or OMC_SERVICE__TOKEN): see omc engine token"
+            )
+        return RemoteEngine(attach, token)
+    owner = asyncio.run(_listening_owner(settings))
+    if owner is None:
+        return None
+    return RemoteEngine(owner.address, token or engine_token(settings))
+
+
+async def _listening_owner(settings: Settings) -> Any:
+    """The engine that owns the configured database and listens, if one runs."""
+    import asyncio
+
+    from engine.service.lease import lease_for
+
+    lease = lease_for(settings.database_url())
+    try:
+        # An engine that has the lease but has not said where it listens yet is starting:
+        # wait a moment for its address rather than start a second engine that must wait.
+        for _ in range(150):
+            if await lease.try_acquire():
+                return None
+            owner = await lease.owner()
+            if owner is not None and owner.address:
+                return owner
+            await asyncio.sleep(0.1)
+        return None
+    except Exception:  # a database that cannot be asked is the local engine's to report
+        return None
+    finally:
+        await lease.release()
 
 
 def _check_keymap_file(config_file: str | None) -> None:

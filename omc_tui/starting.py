@@ -60,4 +60,9 @@ class EngineStarting:
 
 
 class StartRefused(Exception):
-    """The engine cannot start as configured (a config error): the desk closes and says why."""
+    """The engine cannot start as configured (a config error, exit 2) or cannot be had (owned
+    elsewhere, unreachable: exit 1): the desk closes and says why."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code

@@ -25,8 +25,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from typing import Protocol
+
     from engine import config
-    from engine.local import LocalEngine
+    from engine.api import CommandAPI, EngineAPI
+    from engine.service.lease import OwnerRecord
+
+    class Engine(EngineAPI, CommandAPI, Protocol):
+        """What a command talks to: this process's engine or the database's owner."""
+
 
 Handler = Callable[[argparse.Namespace, "config.Settings"], int]
 SubParsers = argparse._SubParsersAction  # type: ignore[type-arg]
@@ -270,25 +277,54 @@ async def _on_db(url: str, work: Callable[[Any], Awaitable[Any]], *, upgrade: bo
 
 def with_engine(
     settings: config.Settings,
-    work: Callable[[LocalEngine], Awaitable[Any]],
+    work: Callable[[Engine], Awaitable[Any]],
     *,
     market: bool = False,
 ) -> Any:
-    """Run ``work`` on an engine without its scheduler; ``market`` loads instruments and quotes.
+    """Run ``work`` on the engine that owns the database, or on one of its own for the
+    command's duration (holding the lease, without a scheduler).
 
-    An order from the command line so takes exactly the desk's path: the same risk guard,
-    broker and book in the same database.
+    Either way an order from the command line takes exactly the desk's path: the same risk
+    guard, broker and book. ``market`` loads instruments and quotes first (an own engine).
     """
 
     async def main() -> Any:
-        from engine.local import LocalEngine
+        from engine.service.lease import LeaseLost, acquire_or_wait, lease_for
+        from engine.service.owner import OwningEngine
 
         async def nothing(db: Any) -> None:
             return None
 
+        url = settings.database_url()
         # The engine retries a database it cannot open for ever; a command says so at once.
-        await _on_db(settings.database_url(), nothing, upgrade=True)
-        engine = LocalEngine(settings, schedule=False)
+        await _on_db(url, nothing, upgrade=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OWNER_PATIENCE
+        while True:
+            lease = lease_for(url)
+            try:
+                owner = await acquire_or_wait(
+                    lease,
+                    patience=max(0.0, deadline - loop.time()),
+                    on_listening_owner=lambda o: True,
+                )
+            except LeaseLost as exc:
+                await lease.release()
+                raise CommandFailed(str(exc)) from None
+            if owner is None:
+                break
+            await lease.release()
+            try:
+                return await _through_owner(owner, settings, work)
+            except _OwnerGone:
+                # An owner killed without a word leaves its address behind until the next
+                # one publishes its own: look again.
+                if loop.time() >= deadline:
+                    raise CommandFailed(
+                        f"the engine that owns the database ({owner.who}) does not answer"
+                    ) from None
+                await asyncio.sleep(0.2)
+        engine = OwningEngine(settings, schedule=False, lease=lease)
         await engine.start()
         try:
             await _ready(engine, settings)
@@ -301,7 +337,50 @@ def with_engine(
     return asyncio.run(main())
 
 
-async def _ready(engine: LocalEngine, settings: config.Settings) -> None:
+OWNER_PATIENCE = 60.0  # seconds a command waits for another command holding the database
+
+
+class _OwnerGone(Exception):
+    """The published owner did not answer: it may have just died."""
+
+
+async def _through_owner(
+    owner: OwnerRecord, settings: config.Settings, work: Callable[[Engine], Awaitable[Any]]
+) -> Any:
+    """Send the command to the engine that owns the database (same output, same exit codes)."""
+    from engine.service.protocol import RemoteError, Unreachable
+    from engine.service.remote import RemoteEngine
+    from engine.service.token import engine_token
+    from engine.trading.books import book_label
+
+    remote = RemoteEngine(owner.address, engine_token(settings), reconnect=False)
+    try:
+        await remote.start()
+    except Unreachable as exc:
+        if "refused the token" in str(exc):
+            raise CommandFailed(f"{exc} (it owns the database: {owner.who})") from None
+        raise _OwnerGone(str(exc)) from None
+    try:
+        theirs, ours = remote.hello.get("engine", {}).get("book", ""), book_of(settings)
+        if theirs and theirs != ours:
+            raise CommandFailed(
+                f"the engine that owns this database ({owner.who}) trades the "
+                f"{book_label(theirs)} book, not {book_label(ours)}; run the command with "
+                f"{'--sim' if theirs.endswith(':sim') else 'no --sim'}, or stop that engine"
+            )
+        try:
+            return await work(remote)  # type: ignore[arg-type]
+        except RemoteError as exc:
+            if exc.kind == "usage":
+                raise UsageError(str(exc)) from None
+            raise CommandFailed(str(exc)) from None
+        except Unreachable as exc:
+            raise CommandFailed(str(exc)) from None
+    finally:
+        await remote.stop()
+
+
+async def _ready(engine: Any, settings: config.Settings) -> None:
     ready = asyncio.ensure_future(engine.wait_ready())
     try:
         while not ready.done():
@@ -316,7 +395,7 @@ async def _ready(engine: LocalEngine, settings: config.Settings) -> None:
         raise CommandFailed(f"trading is not available: {engine.trading_error}")
 
 
-async def _load_market(engine: LocalEngine, settings: config.Settings) -> None:
+async def _load_market(engine: Any, settings: config.Settings) -> None:
     for job in ("market.instruments", "market.tickers"):
         status = await engine.run_job(job)
         if status.status != "error":

@@ -12,12 +12,13 @@ from engine.cli import (
     export,
     ledger,
     live,
+    owner,
     quality,
     research,
     trading,
 )
 
-GROUPS = (db, ledger, quality, export, config, trading, book, research, live)
+GROUPS = (db, ledger, quality, export, config, trading, book, research, live, owner)
 
 
 def parser() -> argparse.ArgumentParser:

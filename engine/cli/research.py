@@ -11,7 +11,7 @@ from engine.cli import common
 
 if TYPE_CHECKING:
     from engine import config
-    from engine.local import LocalEngine
+    from engine.cli.common import Engine as LocalEngine
 
 METRICS = (
     "total_return_pct",

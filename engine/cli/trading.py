@@ -19,7 +19,7 @@ from engine.cli import common
 
 if TYPE_CHECKING:
     from engine import config
-    from engine.local import LocalEngine
+    from engine.cli.common import Engine
 
 
 def add_commands(sub: common.SubParsers) -> None:
@@ -85,18 +85,14 @@ class Steps:
         return "" if value is None else numbers.price(value, self.prices.get(symbol))
 
 
-def steps(engine: LocalEngine, symbols: Iterable[str]) -> Steps:
+async def steps(engine: Engine, symbols: Iterable[str]) -> Steps:
     """What the engine's market knows of these symbols (nothing, offline on a real venue)."""
     found = Steps()
-    host = engine.trading_host
-    for symbol in set(symbols):
-        rules = host.market.rules(symbol) if host is not None else None
-        if rules is None:
-            continue
-        if rules.amount_step:
-            found.amounts[symbol] = rules.amount_step
-        if rules.price_step:
-            found.prices[symbol] = rules.price_step
+    for s in await engine.instrument_steps(sorted(set(symbols))):
+        if s.amount_step:
+            found.amounts[s.symbol] = s.amount_step
+        if s.price_step:
+            found.prices[s.symbol] = s.price_step
     return found
 
 
@@ -111,7 +107,7 @@ def place_order(args: argparse.Namespace, settings: config.Settings) -> int:
     symbol = _check_order(args, settings)
     expires = _when(args.expires)
 
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         expires_at = expires if not isinstance(expires, timedelta) else engine.now() + expires
         return await engine.place_order(
             symbol,
@@ -171,7 +167,7 @@ def cancel_orders(args: argparse.Namespace, settings: config.Settings) -> int:
     if bool(args.client_id) == bool(args.all):
         raise common.UsageError("cancel takes a client id or --all")
 
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         if args.all:
             return await engine.cancel_all_orders()
         return await engine.cancel_order(args.client_id)
@@ -189,9 +185,9 @@ def cancel_orders(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         view = await engine.trading()
-        return view, steps(engine, (p.symbol for p in view.positions))
+        return view, await steps(engine, (p.symbol for p in view.positions))
 
     view, step = common.with_engine(settings, work, market=_marks_from_market(settings))
     if args.json:
@@ -215,9 +211,9 @@ def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         orders = await engine.orders(open_only=args.open, limit=args.limit)
-        return orders, steps(engine, (o.symbol for o in orders))
+        return orders, await steps(engine, (o.symbol for o in orders))
 
     orders, step = common.with_engine(settings, work)
     if args.json:
@@ -246,9 +242,9 @@ def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def show_fills(args: argparse.Namespace, settings: config.Settings) -> int:
-    async def work(engine: LocalEngine) -> Any:
-        fills = (await engine.trading()).fills[: args.limit]
-        return fills, steps(engine, (f.symbol for f in fills))
+    async def work(engine: Engine) -> Any:
+        fills = await engine.fills(args.limit)
+        return fills, await steps(engine, (f.symbol for f in fills))
 
     fills, step = common.with_engine(settings, work)
     if args.json:
@@ -302,9 +298,9 @@ def show_pnl(args: argparse.Namespace, settings: config.Settings) -> int:
 def show_lots(args: argparse.Namespace, settings: config.Settings) -> int:
     quote = settings.market.quote
 
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         lots = await engine.lots()
-        return lots, steps(engine, (f"{lot.asset}/{lot.quote}" for lot in lots))
+        return lots, await steps(engine, (f"{lot.asset}/{lot.quote}" for lot in lots))
 
     lots, step = common.with_engine(settings, work)
     if args.json:
@@ -329,7 +325,7 @@ def show_lots(args: argparse.Namespace, settings: config.Settings) -> int:
 
 
 def kill_switch(args: argparse.Namespace, settings: config.Settings) -> int:
-    async def work(engine: LocalEngine) -> Any:
+    async def work(engine: Engine) -> Any:
         if args.action != "status":
             await engine.set_kill_switch(args.action == "on", cancel_all=args.cancel_all)
         return (await engine.trading()).trading
@@ -346,23 +342,22 @@ def kill_switch(args: argparse.Namespace, settings: config.Settings) -> int:
 def tax_report(args: argparse.Namespace, settings: config.Settings) -> int:
     import json
 
-    from engine.trading.tax import report_json, write_csv
+    from engine.trading.tax import write_csv_rows
 
     if not 1900 < args.fy < 10000:
         raise common.UsageError(f"--fy takes a year such as 2025, got {args.fy}")
 
-    async def work(engine: LocalEngine) -> Any:
-        assert engine.trading_host is not None  # with_engine made sure trading started
-        return engine.trading_host.tax_report(args.fy)
+    async def work(engine: Engine) -> Any:
+        return await engine.tax_report(args.fy)
 
     report = common.with_engine(settings, work)
     common.say_book(settings, stream=sys.stderr)  # stdout is the report itself
     with common.output(args.output) as out:
         if args.json or args.format == "json":
-            json.dump(report_json(report), out, indent=2)
+            json.dump(report, out, indent=2)
             out.write("\n")
         else:
-            write_csv(report, out)
+            write_csv_rows(report, out)
     return 0
 
 

@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 from engine.api import (
     BacktestView,
     DeploymentView,
+    InstrumentSteps,
     LotView,
     OrderPreview,
     OrderResult,
     StrategyInfo,
     TradingView,
 )
-from engine.events import OrderEvent
+from engine.events import FillEvent, OrderEvent
 
 if TYPE_CHECKING:
     from engine.trading.host import TradingHost
@@ -79,6 +80,20 @@ class TradingCommands:
 
     async def orders(self, *, open_only: bool = False, limit: int = 200) -> list[OrderEvent]:
         return await (await self._host()).orders(open_only=open_only, limit=limit)
+
+    async def fills(self, limit: int = 200) -> list[FillEvent]:
+        return list((await self.trading()).fills[:limit])
+
+    async def instrument_steps(self, symbols: list[str]) -> list[InstrumentSteps]:
+        host = await self._host()
+        found = []
+        for symbol in dict.fromkeys(symbols):
+            rules = host.market.rules(symbol)
+            if rules is not None:
+                found.append(
+                    InstrumentSteps(symbol, rules.amount_step or None, rules.price_step or None)
+                )
+        return found
 
     async def lots(self) -> list[LotView]:
         return (await self._host()).lots()

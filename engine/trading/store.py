@@ -9,7 +9,7 @@ never duplicates; replay follows the sequence, not timestamps.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
@@ -237,6 +237,9 @@ class BookWriter:
 class TradingStore:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Awaited inside every book transaction, under the book's lock: raises when this
+        # process no longer owns the database, so a deposed engine writes nothing.
+        self.fence: Callable[[], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def writing(self, book: str) -> AsyncIterator[BookWriter]:
@@ -245,6 +248,8 @@ class TradingStore:
             async with conn.begin():
                 await begin_immediate(conn)
                 seq = await _lock_book(conn, book)
+                if self.fence is not None:
+                    await self.fence()
                 writer = BookWriter(conn, book, seq)
                 yield writer
                 if writer.seq != seq:

@@ -182,6 +182,16 @@ def write_csv(report: TaxReport, out: TextIO) -> int:
     return len(report.rows)
 
 
+def write_csv_rows(report: dict[str, Any], out: TextIO) -> int:
+    """The CSV of a report as ``report_json`` gives it (what an attached engine sends)."""
+    writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for row in report["rows"]:
+        held = row["held_over_12_months"]
+        writer.writerow({**row, "held_over_12_months": "yes" if held is True else "no"})
+    return len(report["rows"])
+
+
 def report_json(report: TaxReport) -> dict[str, Any]:
     """The report for ``--json``: amounts as exact strings, rows plus the year's totals."""
     return {

@@ -49,7 +49,13 @@ class DeskHeader(Widget):
                 f" {mode.data} data ",
                 style="bold white on magenta" if mode.data == "SIM" else "bold black on cyan",
             )
-            text.append(f"  {mode.engine} engine · {mode.venue}")
+            if mode.engine.startswith("reconnecting"):
+                text.append(f"  {mode.engine} ", style="bold black on yellow")
+                text.append(f" · {mode.venue}")
+            elif mode.engine.startswith("attached"):
+                text.append(f"  {mode.engine} · {mode.venue}")
+            else:
+                text.append(f"  {mode.engine} engine · {mode.venue}")
         if self.now is not None:
             text.append_text(self._clock(self.size.width - text.cell_len))
         return text

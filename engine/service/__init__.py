@@ -1,0 +1,1 @@
+"""The headless process: ownership lease, attach server, health and metrics, alerts."""

@@ -1,0 +1,259 @@
+"""The engine's one port: the attach websocket, and ``/healthz``, ``/readyz``, ``/metrics``.
+
+Bad input never disturbs the engine or other clients: a malformed message, an unknown
+method or wrong arguments get an error answer; a missing or wrong token is refused before the
+websocket opens; an oversized message closes that connection with the reason. Every refusal is
+logged. Quotes coalesce for a slow client; orders, fills and risk events are never dropped —
+a client so far behind that its queue passes ``MAX_BEHIND`` is closed to resync instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from engine.bus import Subscription
+from engine.service import codec
+from engine.service.protocol import (
+    ATTACH_PATH,
+    PROTOCOL,
+    ProtocolError,
+    bind,
+    failure,
+    signatures,
+)
+
+log = logging.getLogger("omc.service")
+
+MAX_BEHIND = 20_000  # queued events a client may lag before it is closed to resync
+MAX_INFLIGHT = 16  # requests one client may have running at once
+
+
+@dataclass
+class Role:
+    """What this engine is right now, as clients and probes are told."""
+
+    role: str  # leader | standby
+    leader: str = ""  # the leader's address, for a standby's clients to follow
+    engine: dict[str, Any] = field(default_factory=dict)  # book, data, venue, database
+
+
+class AttachServer:
+    """Serves one engine (or, on a standby, only hellos that point at the leader)."""
+
+    def __init__(
+        self,
+        listen: str,
+        token: str,
+        *,
+        engine: Any = None,
+        role: Callable[[], Role],
+        ready: Callable[[], Awaitable[list[str]]],
+        metrics: Callable[[], tuple[bytes, str]] | None = None,
+        tls: ssl.SSLContext | None = None,
+        max_message: int = 1_048_576,
+    ) -> None:
+        host, _, port = listen.rpartition(":")
+        self._host, self._port = host.strip("[]"), int(port)
+        self._token = token.encode()
+        self.engine = engine
+        self._role = role
+        self._ready = ready
+        self._metrics = metrics
+        self._tls = tls
+        self._max_message = max_message
+        self._server: Server | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self.clients = 0
+        self._table = signatures()
+
+    @property
+    def address(self) -> str:
+        assert self._server is not None
+        port = next(iter(self._server.sockets)).getsockname()[1]
+        host = self._host if self._host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        return f"{'wss' if self._tls else 'ws'}://{host}:{port}"
+
+    async def start(self) -> str:
+        self._server = await serve(
+            self._session,
+            self._host,
+            self._port,
+            process_request=self._http,
+            ssl=self._tls,
+            max_size=self._max_message,
+            ping_interval=20,
+            ping_timeout=20,
+            server_header="omc-engine",
+            logger=logging.getLogger("omc.service.ws"),
+        )
+        return self.address
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close(close_connections=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._server.wait_closed(), 3)
+
+    def serve_engine(self, engine: Any) -> None:
+        """A standby became the leader: from now on clients get this engine."""
+        self.engine = engine
+
+    # -- HTTP: probes, metrics and the token check -------------------------------------------
+
+    async def _http(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = request.path.split("?", 1)[0]
+        if path == "/healthz":
+            return _text(HTTPStatus.OK, "ok\n")
+        if path == "/readyz":
+            reasons = await self._ready()
+            if reasons:
+                return _text(HTTPStatus.SERVICE_UNAVAILABLE, "\n".join(reasons) + "\n")
+            return _text(HTTPStatus.OK, "ready\n")
+        if path == "/metrics" and self._metrics is not None:
+            body, content_type = self._metrics()
+            headers = Headers({"Content-Type": content_type, "Content-Length": str(len(body))})
+            return Response(200, "OK", headers, body)
+        if path != ATTACH_PATH:
+            return _text(HTTPStatus.NOT_FOUND, "not found: try /attach, /healthz, /readyz\n")
+        given = request.headers.get("Authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), self._token):
+            said = "a wrong token" if token else "no token"
+            log.warning("attach refused from %s: %s", _peer(conn), said)
+            return _text(HTTPStatus.UNAUTHORIZED, "a valid bearer token is needed\n")
+        return None
+
+    # -- the websocket ------------------------------------------------------------------------
+
+    async def _session(self, ws: ServerConnection) -> None:
+        role = self._role()
+        hello = {
+            "type": "hello",
+            "protocol": PROTOCOL,
+            "role": role.role,
+            "leader": role.leader,
+            "engine": role.engine,
+        }
+        if role.role != "leader" or self.engine is None:
+            await ws.send(json.dumps(hello))
+            await ws.close(1013, f"standby; the leader is at {role.leader or 'unknown'}"[:120])
+            return
+        engine = self.engine
+        self.clients += 1
+        sub: Subscription = engine.bus.subscribe()  # before the snapshot: nothing falls between
+        pump = asyncio.create_task(self._pump(ws, sub))
+        inflight = asyncio.Semaphore(MAX_INFLIGHT)
+        try:
+            hello["speed"] = engine.settings.sim.speed if engine.feed.source.simulated else 1.0
+            await ws.send(json.dumps(hello))
+            snapshot = codec.encode(engine.snapshot())
+            await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
+            async for raw in ws:
+                await inflight.acquire()
+                task = asyncio.create_task(self._answer(ws, engine, raw))
+                self._sessions.add(task)
+                task.add_done_callback(lambda t: (self._sessions.discard(t), inflight.release()))
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and exc.rcvd.code == 1009:
+                log.warning("attach: %s sent a message over the size limit", _peer(ws))
+        finally:
+            self.clients -= 1
+            sub.close()
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+
+    async def _pump(self, ws: ServerConnection, sub: Subscription) -> None:
+        try:
+            while True:
+                if sub.pending > MAX_BEHIND:
+                    log.warning("attach: %s fell %d events behind; closing", _peer(ws), sub.pending)
+                    await ws.close(1013, "too far behind; reconnect to resync")
+                    return
+                batch = await sub.batch()
+                if not batch:
+                    return
+                events = [codec.encode(e) for e in batch]
+                await ws.send(json.dumps({"type": "events", "events": events}))
+        except ConnectionClosed:
+            return
+
+    async def _answer(self, ws: ServerConnection, engine: Any, raw: str | bytes) -> None:
+        request_id: Any = None
+        try:
+            try:
+                message = json.loads(raw)
+            except (ValueError, UnicodeDecodeError):
+                raise ProtocolError("malformed JSON") from None
+            if not isinstance(message, dict):
+                raise ProtocolError("a request is a JSON object")
+            request_id = message.get("id")
+            if not isinstance(request_id, int | str) or isinstance(request_id, bool):
+                request_id = None
+                raise ProtocolError("a request needs an id (number or text)")
+            method = message.get("method")
+            if not isinstance(method, str):
+                raise ProtocolError("a request needs a method")
+            try:
+                params = codec.decode(message.get("params", {}))
+            except codec.CodecError as exc:
+                raise ProtocolError(f"{method}: {exc}") from None
+            args, kwargs = bind(method, params, self._table)
+            result = getattr(engine, method)(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result = await result
+            reply = {"type": "result", "id": request_id, "result": codec.encode(result)}
+        except Exception as exc:
+            kind, text, rule = failure(exc)
+            if kind == "internal":
+                log.error("attach request failed", exc_info=exc)
+            elif kind in ("usage", "protocol"):
+                log.info("attach: refused a request from %s: %s", _peer(ws), text)
+            reply = {
+                "type": "error",
+                "id": request_id,
+                "error": {"kind": kind, "message": text, "rule": rule},
+            }
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(reply))
+
+
+def _text(status: HTTPStatus, body: str) -> Response:
+    data = body.encode()
+    headers = Headers(
+        {"Content-Type": "text/plain; charset=utf-8", "Content-Length": str(len(data))}
+    )
+    return Response(status.value, status.phrase, headers, data)
+
+
+def _peer(conn: ServerConnection) -> str:
+    try:
+        host, port, *_ = conn.remote_address
+        return f"{host}:{port}"
+    except (TypeError, ValueError, OSError):
+        return "a client"
+
+
+def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
+    """A server TLS context from PEM files, or None for plain ws:// on a trusted network."""
+    if not cert and not key:
+        return None
+    if not cert or not key:
+        raise ValueError("TLS needs both [service] tls_cert and tls_key")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx
