@@ -1,0 +1,1 @@
+"""Checks of the Dockerfile and terraform/ against the engine, and their linters."""
