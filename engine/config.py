@@ -244,6 +244,11 @@ class ServiceSettings(_Section):
     """The engine's one port: the attach websocket, /healthz, /readyz and /metrics."""
 
     listen: str = Field("127.0.0.1:8765", description="HOST:PORT; port 0 picks a free one")
+    advertise: str | None = Field(
+        None,
+        description="HOST[:PORT] other engines reach this one at (default: this machine's "
+        "address when listening on every interface)",
+    )
     tls_cert: str | None = Field(None, description="PEM certificate file: serve wss:// and https")
     tls_key: str | None = Field(None, description="PEM private key file for tls_cert")
     token: SecretStr | None = Field(

@@ -149,6 +149,7 @@ class OwningEngine(LocalEngine):
             metrics=self._render_metrics,
             tls=tls_context(s.tls_cert, s.tls_key),
             max_message=s.max_message_bytes,
+            advertise=s.advertise,
         )
         try:
             self.address = await self.server.start()

@@ -82,6 +82,43 @@ class RemoteError(Exception):
         self.rule = rule
 
 
+# The engine's own exceptions a client re-raises as themselves, so a desk catches the same
+# types attached as in-process (``except TradingUnavailable``).
+ERROR_TYPES: dict[str, tuple[str, str]] = {
+    "TradingUnavailable": ("engine.trading.commands", "TradingUnavailable"),
+    "OrderInputError": ("engine.trading.model", "OrderInputError"),
+    "StrategyError": ("engine.trading.strategies", "StrategyError"),
+    "BacktestError": ("engine.trading.backtest", "BacktestError"),
+    "LiveBrokerError": ("engine.trading.live", "LiveBrokerError"),
+    "TradingError": ("engine.trading.trader", "TradingError"),
+}
+_COMBINED: dict[str, type[RemoteError]] = {}
+
+
+def error_type(exc: BaseException) -> str | None:
+    """The name of the engine's own exception type ``exc`` is (or derives from), if any."""
+    for cls in type(exc).__mro__:
+        if cls.__name__ in ERROR_TYPES and cls.__module__ == ERROR_TYPES[cls.__name__][0]:
+            return cls.__name__
+    return None
+
+
+def remote_error(kind: str, message: str, rule: str | None, type_name: Any) -> RemoteError:
+    """The error a client raises: a ``RemoteError`` that is also the engine's own type."""
+    import importlib
+
+    found = ERROR_TYPES.get(type_name) if isinstance(type_name, str) else None
+    if found is None:
+        return RemoteError(kind, message, rule)
+    if type_name not in _COMBINED:
+        base = getattr(importlib.import_module(found[0]), found[1])
+        _COMBINED[type_name] = type(type_name, (base, RemoteError), {})
+    cls = _COMBINED[type_name]
+    exc = cls.__new__(cls)
+    RemoteError.__init__(exc, kind, message, rule)
+    return exc
+
+
 def signatures() -> dict[str, tuple[inspect.Signature, dict[str, Any]]]:
     """Each method's signature and parameter hints, from the EngineAPI and its extensions."""
     from engine.jobs import JobStatus

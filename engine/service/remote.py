@@ -27,9 +27,9 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from engine.api import Snapshot
 from engine.bus import EventBus
-from engine.events import Event, FeedEvent, ModeEvent
+from engine.events import Event, FeedEvent, ModeEvent, QuoteEvent
 from engine.service import codec
-from engine.service.protocol import ATTACH_PATH, PROTOCOL, RemoteError, Unreachable
+from engine.service.protocol import ATTACH_PATH, PROTOCOL, Unreachable, remote_error
 
 log = logging.getLogger("omc.remote")
 
@@ -205,12 +205,26 @@ class RemoteEngine:
             else:
                 err = message.get("error") or {}
                 future.set_exception(
-                    RemoteError(err.get("kind", "failed"), err.get("message", ""), err.get("rule"))
+                    remote_error(
+                        err.get("kind", "failed"),
+                        err.get("message", ""),
+                        err.get("rule"),
+                        err.get("type"),
+                    )
                 )
         elif kind == "snapshot":
             self._take_snapshot(codec.decode(message["snapshot"]))
 
     def _local(self, event: Event) -> Event:
+        if isinstance(event, QuoteEvent) and self._snapshot is not None:
+            # Between snapshots the watchlist's prices follow the quotes, as the engine's do.
+            rows = self._snapshot.watchlist
+            if any(r.symbol == event.symbol for r in rows):
+                fresh = tuple(
+                    replace(r, quote=event, status="ok") if r.symbol == event.symbol else r
+                    for r in rows
+                )
+                self._snapshot = replace(self._snapshot, watchlist=fresh)
         if isinstance(event, ModeEvent):
             event = self._mode(event)
             if self._snapshot is not None:

@@ -22,22 +22,27 @@ from typing import Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.http11 import Request, Response
 
 from engine.bus import Subscription
+from engine.events import FeedEvent, JobEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.service import codec
 from engine.service.protocol import (
     ATTACH_PATH,
     PROTOCOL,
     ProtocolError,
     bind,
+    error_type,
     failure,
     signatures,
 )
 
 log = logging.getLogger("omc.service")
 
+# Events after which the state a snapshot holds (mode, readiness, job and feed statuses,
+# quality) has changed: a client gets the fresh snapshot with them.
+RESYNC = (ModeEvent, ReadyEvent, JobEvent, FeedEvent, QualityEvent)
 MAX_BEHIND = 20_000  # queued events a client may lag before it is closed to resync
 MAX_INFLIGHT = 16  # requests one client may have running at once
 
@@ -65,6 +70,7 @@ class AttachServer:
         metrics: Callable[[], tuple[bytes, str]] | None = None,
         tls: ssl.SSLContext | None = None,
         max_message: int = 1_048_576,
+        advertise: str | None = None,
     ) -> None:
         host, _, port = listen.rpartition(":")
         self._host, self._port = host.strip("[]"), int(port)
@@ -75,6 +81,7 @@ class AttachServer:
         self._metrics = metrics
         self._tls = tls
         self._max_message = max_message
+        self._advertise = advertise
         self._server: Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.clients = 0
@@ -82,9 +89,19 @@ class AttachServer:
 
     @property
     def address(self) -> str:
+        """Where others reach this server: on every interface, this machine's own address."""
         assert self._server is not None
         port = next(iter(self._server.sockets)).getsockname()[1]
-        host = self._host if self._host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        host = self._host
+        if self._advertise:
+            host, _, given = (
+                self._advertise.rpartition(":")
+                if ":" in self._advertise
+                else (self._advertise, "", "")
+            )
+            port = int(given) if given.isdigit() else port
+        elif host in ("0.0.0.0", "::", ""):
+            host = _own_address()
         return f"{'wss' if self._tls else 'ws'}://{host}:{port}"
 
     async def start(self) -> str:
@@ -149,6 +166,10 @@ class AttachServer:
             "engine": role.engine,
         }
         if role.role != "leader" or self.engine is None:
+            # A load balancer sends clients to any engine: a standby carries them through to
+            # the leader, and only when it cannot reach it says where the leader is.
+            if role.leader and await self._proxy(ws, role.leader):
+                return
             await ws.send(json.dumps(hello))
             await ws.close(1013, f"standby; the leader is at {role.leader or 'unknown'}"[:120])
             return
@@ -177,6 +198,44 @@ class AttachServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
 
+    async def _proxy(self, ws: ServerConnection, leader: str) -> bool:
+        """Relay this client to the leader and back; False if the leader cannot be reached."""
+        from websockets.asyncio.client import connect
+
+        from engine.service.remote import attach_url
+
+        try:
+            upstream = await connect(
+                attach_url(leader),
+                additional_headers={"Authorization": f"Bearer {self._token.decode()}"},
+                open_timeout=5,
+                max_size=self._max_message,
+                ssl=ssl.create_default_context() if leader.startswith("wss") else None,
+            )
+        except (OSError, TimeoutError, ValueError, WebSocketException) as exc:
+            log.warning("standby cannot reach the leader at %s: %s", leader, exc)
+            return False
+        self.clients += 1
+
+        async def relay(source: Any, sink: Any) -> None:
+            with contextlib.suppress(ConnectionClosed):
+                async for message in source:
+                    await sink.send(message)
+
+        try:
+            legs = [
+                asyncio.create_task(relay(upstream, ws)),
+                asyncio.create_task(relay(ws, upstream)),
+            ]
+            _, pending = await asyncio.wait(legs, return_when=asyncio.FIRST_COMPLETED)
+            for leg in pending:
+                leg.cancel()
+        finally:
+            self.clients -= 1
+            await upstream.close()
+            await ws.close(1012, "the leader went away; reconnect")
+        return True
+
     async def _pump(self, ws: ServerConnection, sub: Subscription) -> None:
         try:
             while True:
@@ -187,6 +246,10 @@ class AttachServer:
                 batch = await sub.batch()
                 if not batch:
                     return
+                if any(isinstance(e, RESYNC) for e in batch) and self.engine is not None:
+                    # The desk repaints from the snapshot on these: send it the fresh one first.
+                    snapshot = codec.encode(self.engine.snapshot())
+                    await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
                 events = [codec.encode(e) for e in batch]
                 await ws.send(json.dumps({"type": "events", "events": events}))
         except ConnectionClosed:
@@ -226,7 +289,7 @@ class AttachServer:
             reply = {
                 "type": "error",
                 "id": request_id,
-                "error": {"kind": kind, "message": text, "rule": rule},
+                "error": {"kind": kind, "message": text, "rule": rule, "type": error_type(exc)},
             }
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(reply))
@@ -246,6 +309,17 @@ def _peer(conn: ServerConnection) -> str:
         return f"{host}:{port}"
     except (TypeError, ValueError, OSError):
         return "a client"
+
+
+def _own_address() -> str:
+    """This machine's address as others see it (on ECS, the task's private address)."""
+    import socket
+
+    try:
+        found = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return "127.0.0.1"
+    return found
 
 
 def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:

@@ -26,17 +26,28 @@ class Standby:
 
     async def wait(self, stop: asyncio.Event) -> bool:
         """Wait for the lease; True once this process holds it, False if told to stop first."""
+        from engine.service.lease import kind_of
+        from engine.service.metrics import EngineMetrics
         from engine.service.server import AttachServer, tls_context
         from engine.service.token import engine_token
 
         s = self.settings.service
+        metrics = EngineMetrics()
+        metrics.set_leader(False)
+        metrics.set_info(
+            version="",
+            venue=self.settings.market.venue,
+            database_kind=kind_of(self.settings.database_url()),
+        )
         server = AttachServer(
             s.listen,
             engine_token(self.settings),
             role=self._role,
             ready=self._ready,
+            metrics=metrics.render,
             tls=tls_context(s.tls_cert, s.tls_key),
             max_message=s.max_message_bytes,
+            advertise=s.advertise,
         )
         try:
             address = await server.start()

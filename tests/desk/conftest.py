@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
 
 from engine import config
 from engine.local import LocalEngine
@@ -33,10 +37,72 @@ def make_desk(
     )
     if watchlist is not None:
         s.market.watchlist = watchlist
-    engine = LocalEngine(
-        s, clock=ManualClock(FROZEN), source=source, schedule=False, storage_delay=storage_delay
-    )
+    options = dict(clock=ManualClock(FROZEN), source=source, schedule=False)
+    if ENGINE_KIND[0] == "remote":
+        return DeskApp(RemoteDesk(s, storage_delay=storage_delay, **options), s.desk)
+    engine = LocalEngine(s, storage_delay=storage_delay, **options)
     return DeskApp(engine, s.desk)
+
+
+# Which engine the desk under test talks to: its own ("local"), or an owning engine in this
+# process reached over the attach websocket ("remote"). Snapshot tests stay local: the header
+# would show the attach port, which changes with every run.
+ENGINE_KIND = ["local"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "desk_engine" in metafunc.fixturenames:
+        remote = "snap_compare" not in metafunc.fixturenames
+        kinds = ["local", "remote"] if remote else ["local"]
+        metafunc.parametrize("desk_engine", kinds, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def desk_engine(request: pytest.FixtureRequest) -> Any:
+    ENGINE_KIND[0] = getattr(request, "param", "local")
+    yield ENGINE_KIND[0]
+    ENGINE_KIND[0] = "local"
+
+
+class RemoteDesk:
+    """An owning engine on loopback and a ``RemoteEngine`` attached to it: the desk gets the
+    remote one for everything the EngineAPI has, and a test may still reach into the owner
+    (``run_once``, its feed) the way the local tests do."""
+
+    def __init__(self, settings: config.Settings, **options: Any) -> None:
+        from engine.service.owner import OwningEngine
+
+        settings.service.token = SecretStr("desk-test")
+        self.owner = OwningEngine(settings, listen="127.0.0.1:0", **options)
+        self.remote: Any = None
+
+    async def start(self) -> None:
+        from engine.service.remote import RemoteEngine
+
+        await self.owner.start()
+        self.remote = RemoteEngine(self.owner.address, "desk-test")
+        await self.remote.start()
+
+    async def stop(self) -> None:
+        if self.remote is not None:
+            await self.remote.stop()
+        await self.owner.stop()
+
+    def snapshot(self) -> Any:
+        return self.remote.snapshot() if self.remote is not None else self.owner.snapshot()
+
+    def now(self) -> Any:
+        return self.owner.now()  # the frozen clock: the remote one would run on wall time
+
+    def events(self) -> Any:
+        return self.remote.events()
+
+    def __getattr__(self, name: str) -> Any:
+        from engine.service.protocol import METHODS
+
+        if name in METHODS and self.remote is not None:
+            return getattr(self.remote, name)
+        return getattr(self.owner, name)
 
 
 async def settle(pilot, rounds: int = 200) -> None:

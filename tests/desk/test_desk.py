@@ -22,12 +22,15 @@ def chart_title(app) -> str:
     return app.query_one(CandleChart).render_line(0).text
 
 
-async def test_first_paint_shows_mode_clock_and_every_price(tmp_path: Path) -> None:
+async def test_first_paint_shows_mode_clock_and_every_price(
+    tmp_path: Path, desk_engine: str
+) -> None:
     app = make_desk(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
         text = screen_text(app)
-        assert "PAPER" in text and "SIM data" in text and "local engine" in text
+        where = "local engine" if desk_engine == "local" else "attached · 127.0.0.1:"
+        assert "PAPER" in text and "SIM data" in text and where in text
         assert "2026-11-20 09:30:00 UTC" in text
         watchlist = app.query_one(Watchlist)
         assert len(watchlist.symbols) == 12

@@ -194,3 +194,95 @@ def test_a_standby_takes_over_from_a_killed_leader_and_nothing_is_lost(
     assert not [o for o in orders if o.state.value == "new"]
     code, out, err = omc(db_url, tmp_path, "book", "check", "--json")
     assert code == 0 and json.loads(out)["consistent"], out + err
+
+
+@pytest.mark.pg
+def test_a_standby_serves_probes_and_carries_clients_to_the_leader(
+    pg_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import httpx
+
+    from engine.service.remote import RemoteEngine
+
+    leader, leader_log = launch(pg_url, tmp_path)
+    standby = None
+    try:
+        wait_for(leader_log, "leader")
+        standby, standby_log = launch(pg_url, tmp_path)
+        address = wait_for(standby_log, "standby")["event"]["address"]
+        base = address.replace("ws://", "http://")
+        assert httpx.get(f"{base}/healthz").text == "ok\n"
+        assert httpx.get(f"{base}/readyz").status_code == 200  # a healthy standby
+        assert "omc_leader 0.0" in httpx.get(f"{base}/metrics").text
+        token = (tmp_path / "data" / "omc" / "engine.token").read_text().strip()
+
+        async def through_the_standby() -> tuple[str, str, str, bool]:
+            remote = RemoteEngine(address, token)
+            await remote.start()
+            try:
+                result = await remote.place_order("ETH/AUD", "buy", "0.01")
+                view = await remote.trading()
+                return remote.url, remote.snapshot().mode.book, view.trading.book, result.accepted
+            finally:
+                await remote.stop()
+
+        # Relayed by the standby, not sent elsewhere: a load balancer's client stays put.
+        relayed = (f"{address}/attach", "paper:sim", "paper:sim", True)
+        assert asyncio.run(through_the_standby()) == relayed
+        orders, _ = book(pg_url)
+        assert [o.symbol for o in orders if o.origin.value == "manual"] == ["ETH/AUD"]
+    finally:
+        for proc in (standby, leader):
+            if proc is not None and proc.poll() is None:
+                assert stop(proc) < 5.0
+
+
+@pytest.mark.pg
+def test_a_leader_that_loses_its_connection_stops_before_a_standby_leads(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Cut the leader's lease connection (no kill): it must stop acting, exit 3, and the
+    standby take over; the book's last fill is the deposed leader's at the latest."""
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from engine.service.lease import LOCK_KEYS
+
+    deploy(pg_url)
+    leader, leader_log = launch(pg_url, tmp_path)
+    standby = None
+    try:
+        wait_for(leader_log, "leader")
+        standby, standby_log = launch(pg_url, tmp_path)
+        wait_for(standby_log, "standby")
+        dsn = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+        async def cut() -> int:
+            conn = await asyncpg.connect(dsn)
+            try:
+                pid = await conn.fetchval(
+                    "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                    " AND classid = $1 AND objid = $2",
+                    *LOCK_KEYS,
+                )
+                await conn.execute("SELECT pg_terminate_backend($1)", pid)
+                return int(pid)
+            finally:
+                await conn.close()
+
+        asyncio.run(cut())
+        assert leader.wait(timeout=20) == 3  # deposed: it stopped on its own
+        lost = [m for m in messages(leader_log) if m.get("msg") == "leader"]
+        assert lost and lost[-1]["event"]["leader"] is False
+        wait_for(standby_log, "leader", timeout=30)
+    finally:
+        for proc in (standby, leader):
+            if proc is not None and proc.poll() is None:
+                assert stop(proc) < 5.0
+    orders, fills = book(pg_url)
+    orders_match_their_fills(orders, fills)
+    assert not [o for o in orders if o.state.value == "new"]
