@@ -38,7 +38,7 @@ def _facts(settings: config.Settings) -> dict[str, Any]:
     }
 
 
-def _run(settings: config.Settings, work: Any) -> Any:
+def _run(settings: config.Settings, work: Any, *, exclusive: bool = False) -> Any:
     from engine.trading.books import split_book
     from engine.trading.portfolio import CostMethod
     from engine.trading.store import TradingStore
@@ -51,7 +51,7 @@ def _run(settings: config.Settings, work: Any) -> Any:
         newest = await newest_on_market(db, split_book(book)[1])
         return await work(TradingStore(db), book, method, newest=newest, **_facts(settings))
 
-    return common.with_db(settings, go)
+    return common.with_db(settings, go, exclusive=exclusive)
 
 
 def book_check(args: argparse.Namespace, settings: config.Settings) -> int:
@@ -88,7 +88,8 @@ def book_repair(args: argparse.Namespace, settings: config.Settings) -> int:
     async def work(store: Any, book: str, method: Any, **facts: Any) -> Any:
         return await repair_book(store, book, method, remember_clock, **facts)
 
-    changed, left = _run(settings, work)
+    # A repair rewrites the book an owning engine holds in memory: only with nobody else on it.
+    changed, left = _run(settings, work, exclusive=True)
     if args.json:
         common.dump(
             {

@@ -255,10 +255,54 @@ def without_detail(text: str) -> str:
 
 
 def with_db(
-    settings: config.Settings, work: Callable[[Any], Awaitable[Any]], *, upgrade: bool = True
+    settings: config.Settings,
+    work: Callable[[Any], Awaitable[Any]],
+    *,
+    upgrade: bool = True,
+    exclusive: bool = False,
 ) -> Any:
-    """Run ``work`` on the configured database (brought to the newest schema first)."""
-    return asyncio.run(_on_db(settings.database_url(), work, upgrade=upgrade))
+    """Run ``work`` on the configured database (brought to the newest schema first).
+
+    ``exclusive`` work writes what an owning engine holds in memory (the book, the live
+    switch): it takes the database's lease for its duration, and ``OwnerListening`` says which
+    engine holds it instead.
+    """
+    url = settings.database_url()
+    if not exclusive:
+        return asyncio.run(_on_db(url, work, upgrade=upgrade))
+
+    async def owned() -> Any:
+        from engine.service.lease import LeaseLost, acquire_or_wait, lease_for
+
+        await _on_db(url, _nothing, upgrade=upgrade)
+        lease = lease_for(url)
+
+        def refuse(owner: OwnerRecord) -> bool:
+            raise OwnerListening(owner)
+
+        try:
+            await acquire_or_wait(lease, patience=OWNER_PATIENCE, on_listening_owner=refuse)
+            return await _on_db(url, work, upgrade=False)
+        except LeaseLost as exc:
+            raise CommandFailed(str(exc)) from None
+        finally:
+            await lease.release()
+
+    return asyncio.run(owned())
+
+
+async def _nothing(db: Any) -> None:
+    return None
+
+
+class OwnerListening(CommandFailed):
+    """An engine owns the database: work that writes what it holds must go through it."""
+
+    def __init__(self, owner: OwnerRecord) -> None:
+        super().__init__(
+            f"the engine {owner.who} owns the database; stop it first (omc engine status)"
+        )
+        self.owner = owner
 
 
 async def _on_db(url: str, work: Callable[[Any], Awaitable[Any]], *, upgrade: bool) -> Any:

@@ -51,7 +51,19 @@ def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
             await store.set_state(key, {"on": args.action == "arm", "at": now.isoformat()}, now)
         return await store.get_state(key) or {"on": False}
 
-    state = common.with_db(settings, work)
+    try:
+        state = common.with_db(settings, work, exclusive=args.action != "status")
+    except common.OwnerListening:
+        # The engine that owns the database holds the switch: arm or disarm it there.
+        async def through(engine: Any) -> None:
+            if args.action == "arm":
+                await engine.arm_live(ARM_PHRASE)
+            else:
+                await engine.disarm_live()
+
+        common.with_engine(settings, through)
+        state = common.with_db(settings, lambda db: TradingStore(db).get_state(key))
+        state = state or {"on": False}
     armed = bool(state.get("on"))
     if args.json:
         common.dump(

@@ -123,6 +123,9 @@ def test_commands_and_the_desk_share_the_owners_one_book(db_url: str, tmp_path: 
         status = json.loads(out)
         assert status["role"] == "leader" and status["book"] == "paper:sim"
         assert any(m["pid"] == owner.pid for m in status["members"])
+        # A repair rewrites the book the owner holds: refused while it runs, saying who.
+        code, out, err = omc(db_url, tmp_path, "book", "repair")
+        assert code == 1 and f"pid {owner.pid}" in err and "stop it first" in err
         served = [m for m in messages(log) if m.get("logger") == "omc.service.ws"]
         assert sum(m["msg"] == "connection open" for m in served) >= 5  # they went through it
     finally:
