@@ -84,6 +84,7 @@ class AttachServer:
         self._advertise = advertise
         self._server: Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._cache: dict[int, tuple[Any, str]] = {}  # id(event) -> (event, its JSON)
         self.clients = 0
         self._table = signatures()
 
@@ -250,10 +251,22 @@ class AttachServer:
                     # The desk repaints from the snapshot on these: send it the fresh one first.
                     snapshot = codec.encode(self.engine.snapshot())
                     await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
-                events = [codec.encode(e) for e in batch]
-                await ws.send(json.dumps({"type": "events", "events": events}))
+                events = ",".join(self._encoded(e) for e in batch)
+                await ws.send(f'{{"type":"events","events":[{events}]}}')
         except ConnectionClosed:
             return
+
+    def _encoded(self, event: Any) -> str:
+        """An event's JSON, made once however many clients it goes to."""
+        key = id(event)
+        found = self._cache.get(key)
+        if found is not None and found[0] is event:
+            return found[1]
+        if len(self._cache) > 20_000:
+            self._cache.clear()
+        text = json.dumps(codec.encode(event), separators=(",", ":"))
+        self._cache[key] = (event, text)
+        return text
 
     async def _answer(self, ws: ServerConnection, engine: Any, raw: str | bytes) -> None:
         request_id: Any = None

@@ -7,9 +7,11 @@ import json
 import sys
 
 from tests.bench import (
+    attach,
     backtest,
     book_lock,
     collection,
+    failover,
     first_paint,
     memory,
     order_path,
@@ -28,6 +30,10 @@ BENCHES = {
     "order_path": order_path.run,
     "pnl_mark": pnl_mark.run,
     "book_lock": book_lock.run,
+    "attach_order": attach.order_round_trip,
+    "attach_clients": attach.many_clients,
+    "attach_tick": attach.attached_tick,
+    "failover": failover.run,
 }
 DEFAULT = [
     "first_paint",

@@ -32,18 +32,34 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(background: Callable[[], Awaitable[None]] | None = None) -> dict[str, object]:
+async def measure(
+    background: Callable[[], Awaitable[None]] | None = None, *, attached: bool = False
+) -> dict[str, object]:
+    """``attached``: the desk on a RemoteEngine, the engine listening in this process."""
     with tempfile.TemporaryDirectory() as tmp:
         s = config.load(
             Path(tmp) / "none.toml",
             sim={"enabled": True, "symbols": SYMBOLS},
             database={"url": f"sqlite:///{Path(tmp) / 'b.db'}"},
         )
-        engine = LocalEngine(s, schedule=False)
         s.market.watchlist = config.DEFAULT_WATCHLIST + [
             f"SIM{i:03d}/AUD" for i in range(13, SYMBOLS + 1)
         ]
-        app = DeskApp(engine, s.desk)
+        desk_engine: object
+        if attached:
+            from pydantic import SecretStr
+
+            from engine.service.owner import OwningEngine
+            from engine.service.remote import RemoteEngine
+
+            s.service.token = SecretStr("bench")
+            engine: LocalEngine = OwningEngine(s, listen="127.0.0.1:0", schedule=False)
+            await engine.start()
+            desk_engine = RemoteEngine(engine.address, "bench")  # type: ignore[attr-defined]
+        else:
+            engine = LocalEngine(s, schedule=False)
+            desk_engine = engine
+        app = DeskApp(desk_engine, s.desk)  # type: ignore[arg-type]
         async with app.run_test(size=(160, 48)) as pilot:
             await engine.wait_ready()
             await pilot.pause(0.5)
@@ -84,6 +100,8 @@ async def measure(background: Callable[[], Awaitable[None]] | None = None) -> di
                 await asyncio.gather(extra, return_exceptions=True)
             lat = watchlist.latencies
             watchlist.latencies = None
+            if attached:
+                await desk_engine.stop()  # type: ignore[attr-defined]
             await engine.stop()
     ms = [x * 1000 for x in lat]
     return {
