@@ -22,6 +22,7 @@ from engine.events import (
     InstrumentsEvent,
     JobEvent,
     LedgerEvent,
+    LeaderEvent,
     ModeEvent,
     OrderEvent,
     PortfolioEvent,
@@ -261,6 +262,9 @@ class DeskApp(TradingDesk):
         elif isinstance(event, RiskEvent) and not event.allowed and event.origin != "manual":
             # A person's own refusals are shown where they placed the order.
             self.notify(event.message, title=f"{event.origin} order refused", severity="warning")
+        elif isinstance(event, LeaderEvent) and not event.leader:
+            # The engine no longer owns its database: it trades and schedules nothing more.
+            self.notify(event.reason or "", title="engine deposed", severity="error", timeout=30)
 
     def _on_candle(self, event: CandleEvent) -> None:
         if event.timeframe == "1h":

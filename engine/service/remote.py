@@ -128,7 +128,7 @@ class RemoteEngine:
             return await connect(
                 url,
                 additional_headers={"Authorization": f"Bearer {self._token}"},
-                ssl=self._tls if url.startswith("wss") else None,
+                ssl=(self._tls or True) if url.startswith("wss") else None,
                 open_timeout=self._connect_timeout,
                 max_size=None,
                 ping_interval=20,

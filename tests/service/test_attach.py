@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -328,3 +329,51 @@ async def test_quotes_reach_an_attached_client(db_url: str) -> None:
     finally:
         await remote.stop()
         await engine.stop()
+
+
+async def test_attach_over_tls_with_the_engines_certificate(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.service.conftest import self_signed
+
+    cert, key, pem = self_signed(tmp_path)
+    s = sim_settings(f"sqlite+aiosqlite:///{tmp_path / 'omc.db'}")
+    s.service.tls_cert, s.service.tls_key = str(cert), str(key)
+    s.service.token = SecretStr("tls-token")
+    engine = OwningEngine(s, listen=s.service.listen, schedule=False)
+    await engine.start()
+    try:
+        assert engine.address.startswith("wss://127.0.0.1:")
+        untrusting = RemoteEngine(engine.address, "tls-token", reconnect=False)
+        with pytest.raises(Unreachable):  # a certificate nobody vouched for is refused
+            await untrusting.start()
+        trusting = ssl.create_default_context(cadata=pem)
+        remote = RemoteEngine(engine.address, "tls-token", tls=trusting)
+        await remote.start()
+        try:
+            assert (await remote.strategies())[0].name
+        finally:
+            await remote.stop()
+        health = engine.address.replace("wss://", "https://") + "/healthz"
+        async with httpx.AsyncClient(verify=trusting) as http:
+            assert (await http.get(health)).text == "ok\n"
+    finally:
+        await engine.stop()
+
+
+def test_attach_needs_a_usable_address_and_a_token(tmp_path: Path) -> None:
+    from omc_tui.cli import _remote_engine
+    from omc_tui.starting import StartRefused
+
+    s = config.load(tmp_path / "none.toml")
+    with pytest.raises(StartRefused, match="expected ws://HOST:PORT"):
+        _remote_engine("http://example.com", "t", s)
+    with pytest.raises(StartRefused, match="--attach needs --token"):
+        _remote_engine("wss://engine.example.com", None, s)
+    remote = _remote_engine("wss://engine.example.com", "t", s)
+    assert remote.url == "wss://engine.example.com/attach"
+    s.service.token = SecretStr("from-env")
+    assert (
+        _remote_engine("engine.example.com:8765", None, s).url
+        == "ws://engine.example.com:8765/attach"
+    )
