@@ -74,6 +74,15 @@ class EventBus:
             for event in events:
                 sub.put(event)
 
+    async def stream(self) -> AsyncIterator[Event]:
+        """Every event from now on, for one reader, until the bus closes."""
+        sub = self.subscribe()
+        try:
+            async for event in sub:
+                yield event
+        finally:
+            sub.close()
+
     def close(self) -> None:
         for sub in list(self._subscribers):
             sub.close()

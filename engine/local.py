@@ -359,13 +359,8 @@ class LocalEngine(LedgerCommands, TradingCommands):
             quality=self.quality,
         )
 
-    async def events(self) -> AsyncIterator[Event]:
-        sub = self.bus.subscribe()
-        try:
-            async for event in sub:
-                yield event
-        finally:
-            sub.close()
+    def events(self) -> AsyncIterator[Event]:
+        return self.bus.stream()
 
     async def candles(self, symbol: str, timeframe: str, limit: int = 300) -> list[CandleEvent]:
         seconds(timeframe)  # refuse an unknown timeframe before touching storage

@@ -127,10 +127,8 @@ class OwningEngine(LocalEngine):
 
     async def _serve(self, listen: str) -> None:
         from engine.service.metrics import EngineMetrics
-        from engine.service.server import AttachServer, tls_context
-        from engine.service.token import engine_token
+        from engine.service.server import attach_server
 
-        s = self.settings.service
         self.metrics = EngineMetrics(now=self.now, rows_written=lambda: self.writer.written)
         self.metrics.set_leader(True)
         self.metrics.set_info(
@@ -140,28 +138,15 @@ class OwningEngine(LocalEngine):
         )
         self._tasks.append(asyncio.create_task(self.metrics.follow(self.bus)))
         self._tasks.append(asyncio.create_task(self.metrics.watch_loop_lag()))
-        self.server = AttachServer(
+        self.server = attach_server(
+            self.settings,
             listen,
-            engine_token(self.settings),
             engine=self,
             role=self._role,
             ready=self.readiness,
             metrics=self._render_metrics,
-            tls=tls_context(s.tls_cert, s.tls_key),
-            max_message=s.max_message_bytes,
-            advertise=s.advertise,
         )
-        try:
-            self.address = await self.server.start()
-        except OSError as exc:
-            host, _, port = listen.rpartition(":")
-            if port == "0" or not _on_this_machine(host):
-                raise
-            # A second engine on this machine (another database) takes any free port: the
-            # address is published, so clients find it all the same.
-            log.info("port %s is taken (%s); listening on a free one", port, exc.strerror)
-            self.server._port = 0
-            self.address = await self.server.start()
+        self.address = await self.server.start()
         log.info("listening", extra={"event": {"address": self.address}})
 
     def _install_alerts(self) -> None:
@@ -301,7 +286,3 @@ def _pid() -> int:
     import os
 
     return os.getpid()
-
-
-def _on_this_machine(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1", "[::1]")

@@ -279,13 +279,8 @@ class RemoteEngine:
         then, mono, speed = self._clock
         return then + timedelta(seconds=(time.monotonic() - mono) * speed)
 
-    async def events(self) -> AsyncIterator[Event]:
-        sub = self.bus.subscribe()
-        try:
-            async for event in sub:
-                yield event
-        finally:
-            sub.close()
+    def events(self) -> AsyncIterator[Event]:
+        return self.bus.stream()
 
     def __getattr__(self, name: str) -> Any:
         """Every command of the EngineAPI (and the command line's) is a call to the engine."""

@@ -18,7 +18,7 @@ import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -37,6 +37,9 @@ from engine.service.protocol import (
     failure,
     signatures,
 )
+
+if TYPE_CHECKING:
+    from engine.config import Settings
 
 log = logging.getLogger("omc.service")
 
@@ -106,6 +109,18 @@ class AttachServer:
         return f"{'wss' if self._tls else 'ws'}://{host}:{port}"
 
     async def start(self) -> str:
+        """Listen; on this machine a taken port gives way to any free one (the address is
+        published, so clients find it all the same). Returns the address to publish."""
+        try:
+            return await self._listen()
+        except OSError as exc:
+            if self._port == 0 or self._host not in ("127.0.0.1", "localhost", "::1"):
+                raise
+            log.info("port %s is taken (%s); listening on a free one", self._port, exc.strerror)
+            self._port = 0
+            return await self._listen()
+
+    async def _listen(self) -> str:
         self._server = await serve(
             self._session,
             self._host,
@@ -322,6 +337,22 @@ def _peer(conn: ServerConnection) -> str:
         return f"{host}:{port}"
     except (TypeError, ValueError, OSError):
         return "a client"
+
+
+def attach_server(settings: Settings, listen: str | None = None, **parts: Any) -> AttachServer:
+    """The server of this engine's ``[service]`` settings (``listen`` overrides where):
+    ``parts`` are its engine, role, readiness and metrics."""
+    from engine.service.token import engine_token
+
+    s = settings.service
+    return AttachServer(
+        listen or s.listen,
+        engine_token(settings),
+        tls=tls_context(s.tls_cert, s.tls_key),
+        max_message=s.max_message_bytes,
+        advertise=s.advertise,
+        **parts,
+    )
 
 
 def _own_address() -> str:

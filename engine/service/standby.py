@@ -28,8 +28,7 @@ class Standby:
         """Wait for the lease; True once this process holds it, False if told to stop first."""
         from engine.service.lease import kind_of
         from engine.service.metrics import EngineMetrics
-        from engine.service.server import AttachServer, tls_context
-        from engine.service.token import engine_token
+        from engine.service.server import attach_server
 
         s = self.settings.service
         metrics = EngineMetrics()
@@ -39,21 +38,10 @@ class Standby:
             venue=self.settings.market.venue,
             database_kind=kind_of(self.settings.database_url()),
         )
-        server = AttachServer(
-            s.listen,
-            engine_token(self.settings),
-            role=self._role,
-            ready=self._ready,
-            metrics=metrics.render,
-            tls=tls_context(s.tls_cert, s.tls_key),
-            max_message=s.max_message_bytes,
-            advertise=s.advertise,
+        server = attach_server(
+            self.settings, role=self._role, ready=self._ready, metrics=metrics.render
         )
-        try:
-            address = await server.start()
-        except OSError:
-            server._port = 0  # another engine on this machine has the port: any free one
-            address = await server.start()
+        address = await server.start()
         record = new_record(address, "standby")
         beat = s.failover_seconds / 5
         log.info("standby", extra={"event": {"address": address}})
