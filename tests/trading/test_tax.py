@@ -22,6 +22,7 @@ from engine.trading.tax import (
     report_json,
     tax_report,
     write_csv,
+    write_csv_rows,
 )
 
 D = Decimal
@@ -175,6 +176,18 @@ def test_csv_has_one_plain_row_per_disposal() -> None:
         "SOL,2024-03-01,2024-07-01,12,80,50,-30,no\n"
         "BTC,2024-06-01,2025-06-30,0.00000001,100.25,150,49.75,yes\n"
     )
+
+
+def test_csv_from_the_json_report_is_the_same_text() -> None:
+    """An attached engine sends the JSON report; the command line writes its CSV from that."""
+    direct, attached = io.StringIO(), io.StringIO()
+    write_csv(small_report(), direct)
+    as_sent = report_json(small_report())
+    assert "held_over_12_months" in as_sent["rows"][0]  # a field the CSV writes as yes/no
+    as_sent["rows"][0]["note"] = "a field a newer engine may send"  # not a CSV column
+    assert write_csv_rows(as_sent, attached) == 2
+    assert attached.getvalue() == direct.getvalue()
+    assert "\r" not in attached.getvalue()
 
 
 def test_json_report_keeps_amounts_exact_and_adds_the_totals() -> None:
