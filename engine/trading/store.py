@@ -228,7 +228,8 @@ class BookWriter:
         # The sequence an order got when first stored stays; every write still moves the
         # book's own number, so other processes see that it changed.
         keep = ("client_id", "created_at", "seq")
-        updates = {k: stmt.excluded[k] for k in values if k not in keep}
+        excluded = stmt.excluded  # built anew on every access: once is enough
+        updates = {k: excluded[k] for k in values if k not in keep}
         await self.conn.execute(
             stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates)
         )
@@ -348,10 +349,11 @@ class TradingStore:
         }
         async with self.db.engine.begin() as conn:
             stmt = _insert(conn, _MARKS).values(values)
+            excluded = stmt.excluded
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["book", "ts"],
-                    set_={k: stmt.excluded[k] for k in values if k not in ("book", "ts")},
+                    set_={k: excluded[k] for k in values if k not in ("book", "ts")},
                 )
             )
 
