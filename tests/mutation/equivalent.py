@@ -146,6 +146,15 @@ EQUIVALENT: tuple[tuple[str, str, str, str, str], ...] = (
         "the two formats differ only in NaN and Infinity, which no disposal holds",
     ),
     (
+        "tax",
+        "write_csv_rows",
+        'writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\\n", '
+        'extrasaction="ignore")',
+        'writer = csv.DictWriter(out, fieldnames=CSV_HEADER, lineterminator="\\n", '
+        'extrasaction="IGNORE")',
+        "csv.DictWriter reads extrasaction without regard to case: IGNORE is ignore",
+    ),
+    (
         "matching",
         "take",
         "qty = size if size < left else left",
