@@ -173,6 +173,9 @@ class PgLease:
         self._held = False
         self.backend_pid: int | None = None
         self.record: OwnerRecord | None = None
+        # One connection, one operation at a time: the heartbeat and the order path's fence
+        # would otherwise collide on it (and a collision is not a lost lease).
+        self._using = asyncio.Lock()
 
     @property
     def held(self) -> bool:
@@ -200,13 +203,18 @@ class PgLease:
     async def try_acquire(self) -> bool:
         if self._held:
             return True
-        conn = await self._connection()
-        got = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *LOCK_KEYS)
+        async with self._using:
+            conn = await self._connection()
+            got = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *LOCK_KEYS)
         self._held = bool(got)
         return self._held
 
     async def publish(self, record: OwnerRecord) -> None:
         self.record = record
+        async with self._using:
+            await self._publish(record)
+
+    async def _publish(self, record: OwnerRecord) -> None:
         conn = await self._connection()
         await conn.execute(
             """
@@ -228,15 +236,16 @@ class PgLease:
         return leaders[0] if leaders else None
 
     async def members(self) -> list[OwnerRecord]:
-        conn = await self._connection()
-        rows = await conn.fetch(
-            """
+        async with self._using:
+            conn = await self._connection()
+            rows = await conn.fetch(
+                """
             SELECT member, pid, host, address, role, started FROM engine_members
             WHERE seen > now() - make_interval(secs => $1)
             ORDER BY (role = 'leader') DESC, seen DESC
             """,
-            MEMBER_TTL_SECONDS,
-        )
+                MEMBER_TTL_SECONDS,
+            )
         return [
             OwnerRecord(r["pid"], r["host"], r["address"], r["role"], r["started"], r["member"])
             for r in rows
@@ -247,16 +256,17 @@ class PgLease:
         if not self._held:
             raise LeaseLost("this process does not own the database")
         try:
-            conn = await self._connection()
-            still = await asyncio.wait_for(
-                conn.fetchval(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
-                    " AND classid = $1 AND objid = $2 AND objsubid = 2 AND pid = $3",
-                    *LOCK_KEYS,
-                    self.backend_pid,
-                ),
-                self._heartbeat * 2,
-            )
+            async with self._using:
+                conn = await self._connection()
+                still = await asyncio.wait_for(
+                    conn.fetchval(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                        " AND classid = $1 AND objid = $2 AND objsubid = 2 AND pid = $3",
+                        *LOCK_KEYS,
+                        self.backend_pid,
+                    ),
+                    self._heartbeat * 2,
+                )
         except Exception as exc:
             self._held = False
             raise LeaseLost(f"lost the database lease: {exc}") from None
@@ -269,15 +279,21 @@ class PgLease:
         if self._held:
             await self.check()
         if self.record is not None:
-            await self.publish(self.record)
+            async with self._using:
+                await self._publish(self.record)
 
     async def forget(self, record: OwnerRecord) -> None:
         """Remove a member row this process published (a standby that became the leader)."""
         with contextlib.suppress(Exception):
-            conn = await self._connection()
-            await conn.execute("DELETE FROM engine_members WHERE member = $1", record.member)
+            async with self._using:
+                conn = await self._connection()
+                await conn.execute("DELETE FROM engine_members WHERE member = $1", record.member)
 
     async def release(self) -> None:
+        async with self._using:
+            await self._release()
+
+    async def _release(self) -> None:
         conn, self._conn = self._conn, None
         was_held, self._held = self._held, False
         if conn is None or conn.is_closed():

@@ -377,3 +377,24 @@ def test_attach_needs_a_usable_address_and_a_token(tmp_path: Path) -> None:
         _remote_engine("engine.example.com:8765", None, s).url
         == "ws://engine.example.com:8765/attach"
     )
+
+
+async def test_orders_at_once_with_a_fast_heartbeat_never_depose_the_owner(db_url: str) -> None:
+    """The lease's heartbeat and every order's fence share one connection on PostgreSQL:
+    their collision once read as a lost lease and the engine deposed itself."""
+    s = sim_settings(db_url)
+    s.service.failover_seconds = 0.5  # a heartbeat every 0.1 s
+    s.trading.max_orders_per_minute = 1000
+    engine = OwningEngine(s, listen=s.service.listen, schedule=False)
+    await engine.start()
+    try:
+        await engine.wait_ready()
+        await asyncio.wait_for(engine._trading_ready.wait(), 60)
+        results = await asyncio.gather(
+            *(engine.place_order("BTC/AUD", "buy", "0.0001") for _ in range(40))
+        )
+        await asyncio.sleep(0.5)  # a few more heartbeats
+        assert all(r.accepted for r in results), [r.message for r in results if not r.accepted]
+        assert not engine.lost.is_set()
+    finally:
+        await engine.stop()
