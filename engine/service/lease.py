@@ -290,8 +290,16 @@ class PgLease:
                 await conn.execute("DELETE FROM engine_members WHERE member = $1", record.member)
 
     async def release(self) -> None:
-        async with self._using:
-            await self._release()
+        try:
+            async with asyncio.timeout(3):
+                async with self._using:
+                    await self._release()
+        except TimeoutError:
+            # Something holds the connection and does not let go: closing it from under it
+            # releases the lock all the same (the server ends the session).
+            conn, self._conn, self._held = self._conn, None, False
+            if conn is not None:
+                conn.terminate()
 
     async def _release(self) -> None:
         conn, self._conn = self._conn, None

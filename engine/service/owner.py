@@ -9,7 +9,6 @@ the database; the moment it does not, it stops acting and says so (``lost``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -104,9 +103,11 @@ class OwningEngine(LocalEngine):
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # A task stuck in a database call must not hold up the stop: it is left behind.
+            _, stuck = await asyncio.wait(self._tasks, timeout=3)
+            if stuck:
+                log.warning("stopping without %s", ", ".join(t.get_name() for t in stuck))
         if self.server is not None:
             await self.server.stop()
         if self.alerts is not None:
@@ -136,8 +137,9 @@ class OwningEngine(LocalEngine):
             venue=self.feed.venue if self._started else self.settings.market.venue,
             database_kind=kind_of(self.settings.database_url()),
         )
-        self._tasks.append(asyncio.create_task(self.metrics.follow(self.bus)))
-        self._tasks.append(asyncio.create_task(self.metrics.watch_loop_lag()))
+        self._tasks.append(asyncio.create_task(self.metrics.follow(self.bus), name="omc-metrics"))
+        lag = asyncio.create_task(self.metrics.watch_loop_lag(), name="omc-loop-lag")
+        self._tasks.append(lag)
         self.server = attach_server(
             self.settings,
             listen,

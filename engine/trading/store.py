@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
@@ -43,6 +43,38 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table)
+
+
+# The order path's statements, built once per dialect and run with bound parameters: building
+# one per call cost more than running it (SQLAlchemy keys and coerces every new construct).
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+_ORDER_KEEPS = ("client_id", "created_at", "seq")
+
+
+def _statement(conn: AsyncConnection, name: str) -> Any:
+    key = (conn.dialect.name, name)
+    if key not in _STATEMENTS:
+        _STATEMENTS[key] = _build(conn, name)
+    return _STATEMENTS[key]
+
+
+def _build(conn: AsyncConnection, name: str) -> Any:
+    if name == "upsert_order":
+        stmt = _insert(conn, _ORDERS)
+        excluded = stmt.excluded
+        # The sequence an order got when first stored stays; every write still moves the
+        # book's own number, so other processes see that it changed.
+        updates = {c.name: excluded[c.name] for c in _ORDERS.c if c.name not in _ORDER_KEEPS}
+        return stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates)
+    if name == "insert_fills":
+        return _insert(conn, _FILLS).on_conflict_do_nothing(index_elements=["fill_id"])
+    if name == "order_by_id":
+        return select(_ORDERS).where(_ORDERS.c.client_id == bindparam("client_id"))
+    if name == "known_fills":
+        return select(_FILLS.c.fill_id).where(
+            _FILLS.c.fill_id.in_(bindparam("ids", expanding=True))
+        )
+    raise KeyError(name)
 
 
 def order_values(order: Order) -> dict[str, Any]:
@@ -143,9 +175,8 @@ class BookWriter:
         return self.seq
 
     async def order(self, client_id: str) -> Order | None:
-        row = (
-            await self.conn.execute(select(_ORDERS).where(_ORDERS.c.client_id == client_id))
-        ).first()
+        by_id = _statement(self.conn, "order_by_id")
+        row = (await self.conn.execute(by_id, {"client_id": client_id})).first()
         return order_from_row(row) if row else None
 
     async def fills(self) -> list[Fill]:
@@ -179,21 +210,22 @@ class BookWriter:
     async def record_decision(self, decision: Any) -> None:
         """Audit one risk decision (a ``RiskDecision``) with the order it decided."""
         await self.conn.execute(
-            _DECISIONS.insert().values(
-                at=decision.at,
-                mode=self.book.partition(":")[0],
-                book=self.book,
-                client_id=decision.client_id,
-                symbol=decision.symbol,
-                side=decision.side,
-                quantity=decision.quantity,
-                price=decision.price,
-                notional=decision.notional,
-                origin=decision.origin,
-                allowed=decision.allowed,
-                rule=decision.rule,
-                message=decision.message,
-            )
+            _DECISIONS.insert(),
+            {
+                "at": decision.at,
+                "mode": self.book.partition(":")[0],
+                "book": self.book,
+                "client_id": decision.client_id,
+                "symbol": decision.symbol,
+                "side": decision.side,
+                "quantity": decision.quantity,
+                "price": decision.price,
+                "notional": decision.notional,
+                "origin": decision.origin,
+                "allowed": decision.allowed,
+                "rule": decision.rule,
+                "message": decision.message,
+            },
         )
 
     async def save_order(self, order: Order) -> None:
@@ -206,15 +238,14 @@ class BookWriter:
         fills = [f for e in executions for f in e.fills]
         known: set[str] = set()
         if fills:
-            rows = await self.conn.execute(
-                select(_FILLS.c.fill_id).where(_FILLS.c.fill_id.in_([f.fill_id for f in fills]))
-            )
+            known_fills = _statement(self.conn, "known_fills")
+            rows = await self.conn.execute(known_fills, {"ids": [f.fill_id for f in fills]})
             known = {r.fill_id for r in rows}
         for execution in executions:
             await self._upsert_order(execution.order)
         new = [f for f in fills if f.fill_id not in known]
         if new:
-            stmt = _insert(self.conn, _FILLS).on_conflict_do_nothing(index_elements=["fill_id"])
+            stmt = _statement(self.conn, "insert_fills")
             await self.conn.execute(stmt, [fill_values(f, self.book, self._next()) for f in new])
         return new
 
@@ -224,15 +255,7 @@ class BookWriter:
                 f"order {order.client_id} is of the {order.book} book, not {self.book}"
             )
         values = {**order_values(order), "seq": self._next()}
-        stmt = _insert(self.conn, _ORDERS).values(values)
-        # The sequence an order got when first stored stays; every write still moves the
-        # book's own number, so other processes see that it changed.
-        keep = ("client_id", "created_at", "seq")
-        excluded = stmt.excluded  # built anew on every access: once is enough
-        updates = {k: excluded[k] for k in values if k not in keep}
-        await self.conn.execute(
-            stmt.on_conflict_do_update(index_elements=["client_id"], set_=updates)
-        )
+        await self.conn.execute(_statement(self.conn, "upsert_order"), values)
 
 
 class TradingStore:

@@ -377,3 +377,13 @@ async def test_after_switching_to_the_simulated_market_orders_are_stamped_on_its
         assert abs(result.order.created_at - engine.now()) < timedelta(minutes=10)
     finally:
         await engine.stop()
+
+
+def test_an_order_row_is_written_whole() -> None:
+    """The order upsert is built once from the table's columns: an order's values must name
+    every one of them (bar its sequence), or an update would blank the missing column."""
+    from engine.trading.store import _ORDERS, order_values
+    from tests.trading.test_paper import order
+
+    columns = {c.name for c in _ORDERS.c} - {"seq"}
+    assert set(order_values(order("buy", "1", "100"))) == columns
