@@ -12,12 +12,15 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgers.database import Database
 from ledgers.intel import CatalystEvent, Collected, GlassMetric, HumanItem, MoodReading
 from ledgers.market import BookSnapshot, Candle, Instrument, JobRunRecord, Tick
 from ledgers.types import SQLITE_TS_FORMAT
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -248,7 +251,15 @@ class LedgerStore:
         # A history backfill is ~10^5 rows: building them must not stall the event loop.
         size = sum(len(items) for _, items, _ in parts)
         rows = build() if size < BIG_BATCH else await asyncio.to_thread(build)
-        if self._sqlite:
+        thread = self.db.sqlite_thread()
+        if thread is not None:
+
+            def write(conn: Connection) -> None:
+                for (table, _, _), table_rows in zip(parts, rows, strict=True):
+                    conn.exec_driver_sql(table.sqlite_upsert(), table_rows)
+
+            await thread.write(write)
+        elif self._sqlite:
             async with self.db.engine.begin() as conn:
                 for (table, _, _), table_rows in zip(parts, rows, strict=True):
                     await conn.exec_driver_sql(table.sqlite_upsert(), table_rows)

@@ -40,6 +40,16 @@ def _types() -> dict[str, type]:
     return _TYPES
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return found
+
+
 def encode(value: Any) -> Any:
     """The engine's value as JSON-ready data."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -53,8 +63,8 @@ def encode(value: Any) -> Any:
         if _types().get(name) is not type(value):
             raise CodecError(f"{name} does not travel over attach")
         out: dict[str, Any] = {"$": name}
-        for f in dataclasses.fields(value):
-            out[f.name] = encode(getattr(value, f.name))
+        for field in _fields(type(value)):
+            out[field] = encode(getattr(value, field))
         return out
     if isinstance(value, tuple):
         return {"$u": [encode(v) for v in value]}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import itertools
 import json
 import logging
@@ -27,7 +28,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from engine.api import Snapshot
 from engine.bus import EventBus
-from engine.events import Event, FeedEvent, ModeEvent, QuoteEvent
+from engine.events import BookEvent, Event, FeedEvent, ModeEvent, QualityEvent, QuoteEvent
 from engine.service import codec
 from engine.service.protocol import ATTACH_PATH, PROTOCOL, Unreachable, remote_error
 
@@ -48,6 +49,23 @@ def attach_url(address: str) -> str:
             f"{address!r} is not an engine address; expected ws://HOST:PORT or wss://…"
         )
     return f"{parts.scheme}://{parts.netloc}{ATTACH_PATH}"
+
+
+def _is_job(value: Any) -> bool:
+    from engine.jobs import JobStatus
+
+    return isinstance(value, JobStatus)
+
+
+def _loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (by address, or as localhost)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class RemoteEngine:
@@ -132,6 +150,8 @@ class RemoteEngine:
                 open_timeout=self._connect_timeout,
                 max_size=None,
                 ping_interval=20,
+                # Compression pays across a network; on this machine it only costs time.
+                compression=None if _loopback(url) else "deflate",
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -214,6 +234,10 @@ class RemoteEngine:
                 )
         elif kind == "snapshot":
             self._take_snapshot(codec.decode(message["snapshot"]))
+        elif kind == "jobs" and self._snapshot is not None:
+            fresh = {s.name: s for s in codec.decode(message.get("jobs", [])) if _is_job(s)}
+            jobs = [fresh.pop(j.name, j) for j in self._snapshot.jobs]
+            self._snapshot = replace(self._snapshot, jobs=(*jobs, *fresh.values()))
 
     def _local(self, event: Event) -> Event:
         if isinstance(event, QuoteEvent) and self._snapshot is not None:
@@ -229,6 +253,19 @@ class RemoteEngine:
             event = self._mode(event)
             if self._snapshot is not None:
                 self._snapshot = replace(self._snapshot, mode=event)
+        elif self._snapshot is not None:
+            # The snapshot follows what these events say, as the engine's own does.
+            if isinstance(event, FeedEvent):
+                feeds = self._snapshot.feeds
+                if any(f.feed == event.feed for f in feeds):
+                    feeds = tuple(event if f.feed == event.feed else f for f in feeds)
+                else:
+                    feeds = (*feeds, event)
+                self._snapshot = replace(self._snapshot, feeds=feeds)
+            elif isinstance(event, QualityEvent):
+                self._snapshot = replace(self._snapshot, quality=event)
+            elif isinstance(event, BookEvent):  # books are fetched for the selected symbol
+                self._snapshot = replace(self._snapshot, book=event, selected=event.symbol)
         return event
 
     def _fail_pending(self, why: str) -> None:

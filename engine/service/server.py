@@ -15,6 +15,7 @@ import hmac
 import json
 import logging
 import ssl
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -26,7 +27,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.http11 import Request, Response
 
 from engine.bus import Subscription
-from engine.events import FeedEvent, JobEvent, ModeEvent, QualityEvent, ReadyEvent
+from engine.events import JobEvent, ModeEvent, ReadyEvent
 from engine.service import codec
 from engine.service.protocol import (
     ATTACH_PATH,
@@ -43,9 +44,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("omc.service")
 
-# Events after which the state a snapshot holds (mode, readiness, job and feed statuses,
-# quality) has changed: a client gets the fresh snapshot with them.
-RESYNC = (ModeEvent, ReadyEvent, JobEvent, FeedEvent, QualityEvent)
+# Events after which a client gets a fresh snapshot first: the desk repaints from it. Feed,
+# quality and book events carry their own state (the client applies them to its snapshot);
+# a job's event comes with the job's new status; the whole snapshot (watchlist sparklines,
+# every job's next run) is sent again now and then as jobs run, not on every run.
+RESYNC = (ModeEvent, ReadyEvent)
+SNAPSHOT_EVERY = 30.0  # seconds: at most this stale, while jobs run
 MAX_BEHIND = 20_000  # queued events a client may lag before it is closed to resync
 MAX_INFLIGHT = 16  # requests one client may have running at once
 
@@ -253,6 +257,7 @@ class AttachServer:
         return True
 
     async def _pump(self, ws: ServerConnection, sub: Subscription) -> None:
+        sent = time.monotonic()  # the snapshot sent on connecting
         try:
             while True:
                 if sub.pending > MAX_BEHIND:
@@ -262,14 +267,28 @@ class AttachServer:
                 batch = await sub.batch()
                 if not batch:
                     return
-                if any(isinstance(e, RESYNC) for e in batch) and self.engine is not None:
-                    # The desk repaints from the snapshot on these: send it the fresh one first.
+                jobs = {e.job for e in batch if isinstance(e, JobEvent)}
+                if self.engine is not None and (
+                    any(isinstance(e, RESYNC) for e in batch)
+                    or (jobs and time.monotonic() - sent > SNAPSHOT_EVERY)
+                ):
                     snapshot = codec.encode(self.engine.snapshot())
                     await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
+                    sent = time.monotonic()
+                elif jobs and self.engine is not None:
+                    statuses = [codec.encode(s) for s in self._job_statuses(sorted(jobs))]
+                    await ws.send(json.dumps({"type": "jobs", "jobs": statuses}))
                 events = ",".join(self._encoded(e) for e in batch)
                 await ws.send(f'{{"type":"events","events":[{events}]}}')
         except ConnectionClosed:
             return
+
+    def _job_statuses(self, names: list[str]) -> list[Any]:
+        found = []
+        for name in names:
+            with contextlib.suppress(KeyError, AttributeError):  # a job gone, or no runner
+                found.append(self.engine.jobs.status(name))
+        return found
 
     def _encoded(self, event: Any) -> str:
         """An event's JSON, made once however many clients it goes to."""

@@ -149,8 +149,10 @@ class LiveTrader(Trader):
         self._announce(executions, new)
         return new
 
-    async def _store(self, w: BookWriter, executions: Sequence[Execution]) -> list[Fill]:
-        new = await w.save_executions(executions)
+    async def _store(
+        self, w: BookWriter, executions: Sequence[Execution], *, fresh: bool = False
+    ) -> list[Fill]:
+        new = await w.save_executions(executions, fresh=fresh)
         for fill in new:
             _apply(self.portfolio, fill)
             self._latest = max(self._latest, fill.ts) if self._latest else fill.ts

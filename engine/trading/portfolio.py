@@ -302,6 +302,10 @@ class Portfolio:
         holding = self._holdings.get(f"{asset}/{quote}")
         return holding.quantity if holding else ZERO
 
+    def held(self, asset: str) -> Decimal:
+        """How much of ``asset`` the book holds, whatever it was bought with."""
+        return sum((h.quantity for h in self._holdings.values() if h.asset == asset), ZERO)
+
     def realized(self, symbol: str | None = None) -> Decimal:
         """Realized PnL, fees included, of one symbol or of all of them."""
         if symbol is not None:

@@ -268,12 +268,17 @@ def _unreadable_context(side: Side, ctx: RiskContext) -> str | None:
     for what, value in figures.items():
         if not _readable(value):
             return f"the book's {what} is {value}, not a number; no {side.value} passes until it is"
-    times = [("the clock", ctx.now), ("the quote's time", ctx.quote_ts)]
-    times += [("a recent order's time", moment) for moment in ctx.recent_orders]
-    for what, moment in times:
+    for what, moment in (("the clock", ctx.now), ("the quote's time", ctx.quote_ts)):
         if moment is not None and moment.utcoffset() is None:
-            return f"{what} {moment.isoformat()} has no time zone; the guard compares aware times"
+            return _naive(what, moment)
+    for moment in ctx.recent_orders:  # as many as a minute's orders: one pass, nothing built
+        if moment is not None and moment.utcoffset() is None:
+            return _naive("a recent order's time", moment)
     return None
+
+
+def _naive(what: str, moment: datetime) -> str:
+    return f"{what} {moment.isoformat()} has no time zone; the guard compares aware times"
 
 
 def _reference(side: Side, ctx: RiskContext) -> Decimal | None:

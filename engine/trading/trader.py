@@ -156,13 +156,16 @@ class Trader:
         """What a book does once loaded, outside the lock (the live book asks its venue)."""
 
     @asynccontextmanager
-    async def _writing(self, *, load: bool = True) -> AsyncIterator[BookWriter]:
+    async def _writing(
+        self, *, load: bool = True, order: str | None = None
+    ) -> AsyncIterator[BookWriter]:
         """The book's transaction; if another process wrote to the book since this one last
-        looked, the book is first loaded again from what is stored."""
+        looked, the book is first loaded again from what is stored. ``order``: a client id
+        to read with the lock (``TradingStore.writing``)."""
         committed = False
         writer: BookWriter | None = None
         try:
-            async with self.store.writing(self.book) as writer:
+            async with self.store.writing(self.book, order=order) as writer:
                 if load and writer.read_seq != self.version:
                     await self._load(writer)
                 yield writer
@@ -198,7 +201,7 @@ class Trader:
                 book = await self.market.book(request.symbol)
             except BookUnavailable as exc:
                 book_error = str(exc)
-        async with self._writing() as w:
+        async with self._writing(order=client_id) as w:
             existing = await w.order(client_id)
             if existing is not None:
                 if existing.book != self.book:
@@ -228,14 +231,16 @@ class Trader:
                 self.publish(risk_event(decision, reason))
                 self.publish(order_event(rejected))
                 return PlaceResult(rejected, decision), None
-            await w.save_order(order)
-            checkpoint("order")
             self._recent.append(now)
             if not self.sends_in_transaction:
+                await w.save_order(order)  # stored NEW before the venue is asked
+                checkpoint("order")
                 return PlaceResult(order, decision), order
+            # A paper order is matched in this transaction: it is stored once, as executed.
+            checkpoint("order")
             assert book is not None  # checked above for a book-walking broker
             execution = self.broker.submit(order, book, self._available, now)
-            fills = await self._store(w, [execution])
+            fills = await self._store(w, [execution], fresh=True)
             checkpoint("fills")
         self._announce([execution], fills)
         checkpoint("portfolio")
@@ -366,11 +371,14 @@ class Trader:
                 return True
         return False
 
-    async def _store(self, w: BookWriter, executions: Sequence[Execution]) -> list[Fill]:
-        """Write executions in the book's transaction and move the portfolio by the new fills."""
+    async def _store(
+        self, w: BookWriter, executions: Sequence[Execution], *, fresh: bool = False
+    ) -> list[Fill]:
+        """Write executions in the book's transaction and move the portfolio by the new fills
+        (``fresh``: see ``BookWriter.save_executions``)."""
         if not executions:
             return []
-        new = await w.save_executions(executions)
+        new = await w.save_executions(executions, fresh=fresh)
         for fill in new:
             self.portfolio.apply(fill)
             self._latest = max(self._latest, fill.ts) if self._latest else fill.ts
@@ -499,7 +507,7 @@ class Trader:
         if currency in cash:
             total = cash[currency]
         else:
-            total = sum((lot.quantity for lot in self.portfolio.lots(currency)), ZERO)
+            total = self.portfolio.held(currency)
         return total - self.broker.reserved(currency)
 
     def _rules(self, symbol: str) -> MarketRules | None:

@@ -90,6 +90,8 @@ class FeedMarket:
         self._taker = taker_fee
         self._maker = maker_fee
         self._depth = depth
+        self._books: dict[str, tuple[object, Book]] = {}  # the last snapshot read, per symbol
+        self._rules: dict[str, tuple[object, MarketRules]] = {}  # per symbol, by instrument
 
     @property
     def venue(self) -> str:
@@ -111,13 +113,23 @@ class FeedMarket:
             snap = await feed.source.fetch_book(symbol, self._depth)  # type: ignore[attr-defined]
         except SourceError as exc:
             raise BookUnavailable(f"no order book for {symbol}: {exc}") from None
-        return Book.from_levels(symbol, snap.ts, snap.bids, snap.asks)
+        last = self._books.get(symbol)
+        if last is not None and last[0] is snap:  # the source gave the same book again
+            return last[1]
+        book = Book.from_levels(symbol, snap.ts, snap.bids, snap.asks)
+        self._books[symbol] = (snap, book)
+        return book
 
     def rules(self, symbol: str) -> MarketRules | None:
         instrument = self._feed().instruments.get(symbol)  # type: ignore[attr-defined]
         if instrument is None:
             return None
-        return rules_from_instrument(instrument, taker_fee=self._taker, maker_fee=self._maker)
+        known = self._rules.get(symbol)
+        if known is not None and known[0] is instrument:  # the venue's listing is unchanged
+            return known[1]
+        rules = rules_from_instrument(instrument, taker_fee=self._taker, maker_fee=self._maker)
+        self._rules[symbol] = (instrument, rules)
+        return rules
 
     def symbols(self) -> Sequence[str]:
         return sorted(self._feed().instruments)  # type: ignore[attr-defined]

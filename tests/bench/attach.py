@@ -1,8 +1,11 @@
 """The engine over attach: an order's round trip, 50 clients on the quote stream, and the
 desk's tick-to-screen when attached.
 
-- ``attach_order``: the engine in its own process (``omc-engine --sim`` on SQLite); this process
-  places market orders through ``RemoteEngine`` and times each round trip (target p99 < 5 ms).
+- ``attach_order``: the engine in its own process (``omc-engine --sim`` on SQLite, and on
+  PostgreSQL when ``OMC_TEST_PG_URL`` is set); this process places market orders through
+  ``RemoteEngine`` and times each round trip (target p99 < 5 ms). Timing starts once the
+  engine has settled (its first collection of every ledger written, a few seconds after it
+  starts): the figure is the steady state a trader sees, not the start-up rush.
 - ``attach_clients``: an owning engine in this process publishes 2,000 quotes/s while a second
   process holds 50 attached clients reading them; the engine's event-loop lag is measured
   (target p99 < 20 ms).
@@ -24,7 +27,8 @@ from pathlib import Path
 
 from tests.bench.tick_latency import percentile
 
-ORDERS = 300
+ORDERS = 1000
+SETTLE_SECONDS = 5.0
 CLIENTS = 50
 QUOTES_PER_S = 2000
 SECONDS = 8.0
@@ -88,6 +92,7 @@ def _round_trip(kind: str) -> list[dict[str, object]]:
                 remote = RemoteEngine(address, "bench")
                 await remote.start()
                 try:
+                    await asyncio.sleep(SETTLE_SECONDS)
                     for _ in range(20):  # warm up: the first orders load rules and the book
                         await remote.place_order("BTC/AUD", "buy", "0.0001")
                     times = []

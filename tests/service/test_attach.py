@@ -20,7 +20,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from engine import config
 from engine.api import OrderResult, Snapshot
-from engine.events import FillEvent, OrderEvent, QuoteEvent
+from engine.events import FeedEvent, FillEvent, OrderEvent, QualityEvent, QuoteEvent
 from engine.service import codec
 from engine.service.owner import DatabaseOwned, OwningEngine
 from engine.service.protocol import RemoteError, Unreachable
@@ -326,6 +326,50 @@ async def test_quotes_reach_an_attached_client(db_url: str) -> None:
                     continue
                 if any(isinstance(e, QuoteEvent) for e in batch):
                     break
+    finally:
+        await remote.stop()
+        await engine.stop()
+
+
+async def test_the_attached_snapshot_follows_jobs_feeds_and_quality_without_a_resend(
+    db_url: str,
+) -> None:
+    """A job's run, a feed's health and the quality score reach the attached desk's snapshot
+    as they happen; the whole snapshot is not sent again for each (it costs milliseconds to
+    make and to read, several times a second while jobs run)."""
+    engine = await owner(db_url)
+    remote = await attached(engine)
+    kinds: list[str] = []
+    dispatch = remote._dispatch
+
+    def counting(message: dict[str, object]) -> None:
+        kinds.append(str(message.get("type")))
+        dispatch(message)
+
+    remote._dispatch = counting  # type: ignore[method-assign]
+    try:
+        before = {j.name: j for j in remote.snapshot().jobs}["market.tickers"]
+        done = await remote.run_job("market.tickers")
+        async with asyncio.timeout(10):
+            while True:
+                job = {j.name: j for j in remote.snapshot().jobs}["market.tickers"]
+                if job.runs == done.runs and job.status == done.status:
+                    break
+                await asyncio.sleep(0.02)
+        assert job.runs == before.runs + 1
+        assert job.last_finished == done.last_finished
+        assert "snapshot" not in kinds and "jobs" in kinds
+
+        down = FeedEvent("sim.glass", "down", datetime.now(UTC), "no answer")
+        quality = QualityEvent(datetime.now(UTC), 0.42, {"exchange": 0.42}, alert=True)
+        engine.bus.publish_many([down, quality])
+        async with asyncio.timeout(10):
+            while remote.snapshot().quality != quality:
+                await asyncio.sleep(0.02)
+        feeds = {f.feed: f for f in remote.snapshot().feeds}
+        assert feeds["sim.glass"] == down
+        assert len(feeds) == len(remote.snapshot().feeds)  # replaced, not added twice
+        assert "snapshot" not in kinds
     finally:
         await remote.stop()
         await engine.stop()

@@ -64,6 +64,9 @@ class SimMarket:
         table = CoinTable.of(self._coins)
         self._tape = Tape(seed, HourGrid(seed, table), table)
         self._last_step: dict[str, int] = {}
+        # The newest book asked of each symbol: a book is fixed for its step, and an order
+        # and its preview ask for the same one many times a second.
+        self._books: dict[str, tuple[int, int, BookSnapshot]] = {}
 
     @property
     def universe(self) -> list[str]:
@@ -104,19 +107,24 @@ class SimMarket:
         if depth < 1:
             raise ValueError(f"depth must be at least 1, got {depth}")
         step = self._step(self.clock.now())
+        cached = self._books.get(symbol)
+        if cached is not None and cached[:2] == (step, depth):
+            return cached[2]
         t = self._seconds(step)
         quotes = self._tape.quotes(t)
         coin = self._coins[index]
         bid, ask = float(quotes.bid[index]), float(quotes.ask[index])
         unit = level_unit(coin, bid, ask)
         draws = generator(self.seed, Stream.BOOK, index, math.floor(t)).random((2, depth, 2))
-        return BookSnapshot(
+        book = BookSnapshot(
             venue=VENUE,
             symbol=symbol,
             ts=EPOCH + step * self._step_length,
             bids=depth_side(coin, bid, -1, unit, draws[0]),
             asks=depth_side(coin, ask, +1, unit, draws[1]),
         )
+        self._books[symbol] = (step, depth, book)
+        return book
 
     async def fetch_candles(
         self, symbol: str, timeframe: str, since: datetime | None = None, limit: int = 500
