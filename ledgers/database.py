@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import weakref
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -78,13 +79,15 @@ class Database:
 
 
 class SQLiteThread:
-    """Synchronous connections to one SQLite file, worked from one thread of their own.
+    """Synchronous connections to one SQLite file, worked from a thread of their own (one per
+    event loop that writes).
 
     aiosqlite hands every cursor operation to its thread and back, several per statement; a
     transaction of many small statements (an order's) spends most of its time in those hops.
     Here a caller sends a batch of statements at once: one hop per batch. Transactions in one
-    event loop take turns (``turn``), so the single thread is never held by a transaction
-    waiting for another one's lock.
+    event loop take turns (``turn``), so its thread is never held by a transaction waiting
+    for another one's lock; another loop's transactions have their own thread, and meet these
+    in SQLite's lock as another process's would.
 
     A commit here never stops to checkpoint the write-ahead log (an fsync of the database,
     milliseconds): every ``CHECKPOINT_EVERY`` commits, a second thread checkpoints it without
@@ -102,8 +105,8 @@ class SQLiteThread:
         )
         event.listen(self.engine, "connect", _sqlite_pragmas)
         event.listen(self.engine, "connect", _no_autocheckpoint)
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="omc-sqlite")
         self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="omc-sqlite-checkpoint")
+        self._counting = threading.Lock()
         self._commits = 0
         self._checkpointing = False
         self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turn] = (
@@ -111,29 +114,36 @@ class SQLiteThread:
         )
 
     def committed(self) -> None:
-        """Called in the worker after each commit: now and then, checkpoint aside."""
-        self._commits += 1
-        if self._commits % self.CHECKPOINT_EVERY == 0 and not self._checkpointing:
+        """Called in a worker after each commit: now and then, checkpoint aside."""
+        with self._counting:
+            self._commits += 1
+            if self._commits % self.CHECKPOINT_EVERY or self._checkpointing:
+                return
             self._checkpointing = True
-            self._checkpointer.submit(self._checkpoint)
+        self._checkpointer.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
         try:
             with self.engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
-        except Exception:  # noqa: BLE001 - a missed checkpoint is retried at the next turn
+        except Exception:  # a missed checkpoint is made at the next one
             log.warning("checkpoint of %s failed", mask_url(str(self.engine.url)), exc_info=True)
         finally:
-            self._checkpointing = False
+            with self._counting:
+                self._checkpointing = False
+
+    def _turn(self) -> _Turn:
+        loop = asyncio.get_running_loop()
+        turn = self._turns.get(loop)
+        if turn is None:
+            turn = self._turns[loop] = _Turn()
+        return turn
 
     @asynccontextmanager
     async def turn(self) -> AsyncIterator[None]:
         """A write transaction's turn among this event loop's: in-process writers queue here,
         not in SQLite's busy handler (which sleeps milliseconds between its tries)."""
-        loop = asyncio.get_running_loop()
-        turn = self._turns.get(loop)
-        if turn is None:
-            turn = self._turns[loop] = _Turn()
+        turn = self._turn()
         task = asyncio.current_task()
         if turn.holder is task:
             raise RuntimeError("a write transaction was begun inside another on the same database")
@@ -158,12 +168,14 @@ class SQLiteThread:
         return result
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn(*args)`` in the thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+        """Run ``fn(*args)`` in this event loop's thread."""
+        worker = self._turn().worker
+        return await asyncio.get_running_loop().run_in_executor(worker, fn, *args)
 
     async def dispose(self) -> None:
         await self.call(self._dispose)
-        self._worker.shutdown(wait=False)
+        for turn in list(self._turns.values()):
+            turn.worker.shutdown(wait=False)
 
     def _dispose(self) -> None:
         self._checkpointer.shutdown(wait=True)
@@ -183,9 +195,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 class _Turn:
+    """One event loop's writers: their lock, the transaction holding it, their thread."""
+
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
         self.holder: asyncio.Task[Any] | None = None
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="omc-sqlite")
 
 
 def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:

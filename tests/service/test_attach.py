@@ -364,7 +364,7 @@ async def test_the_attached_snapshot_follows_jobs_feeds_and_quality_without_a_re
         quality = QualityEvent(datetime.now(UTC), 0.42, {"exchange": 0.42}, alert=True)
         engine.bus.publish_many([down, quality])
         async with asyncio.timeout(10):
-            while remote.snapshot().quality != quality:
+            while remote.snapshot().quality != quality:  # noqa: ASYNC110 - set by the reader
                 await asyncio.sleep(0.02)
         feeds = {f.feed: f for f in remote.snapshot().feeds}
         assert feeds["sim.glass"] == down
