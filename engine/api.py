@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.events import (
     BookEvent,
@@ -279,6 +279,47 @@ class ServiceStatus:
     members: tuple[MemberView, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class LabSessionView:
+    """A Lab session as the desk and the command line show it."""
+
+    id: str
+    goal: str
+    status: str  # running | waiting | stopped | done | cancelled | failed
+    model: str | None
+    budget: Decimal | None  # USD
+    spent: Decimal  # USD, priced calls only
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    unpriced_calls: int
+    created_at: datetime
+    updated_at: datetime
+    waiting: dict[str, Any] | None = None  # {"kind": scope|question|proposal, "text": …}
+    untraced: int | None = None  # figures in the report no result backs
+    error: str | None = None
+    decision: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabStep:
+    seq: int
+    node: str
+    text: str
+    at: datetime
+    kind: str = "step"  # step | call
+
+
+@dataclass(frozen=True, slots=True)
+class LabDetail:
+    """A session whole: its steps, the tool results its report cites, and the report."""
+
+    session: LabSessionView
+    steps: tuple[LabStep, ...]
+    results: dict[str, Any]  # id → {"tool", "args", "result"}
+    report: str | None
+
+
 class EngineAPI(Protocol):
     async def start(self) -> None: ...
 
@@ -427,6 +468,35 @@ class EngineAPI(Protocol):
         ...
 
     async def disarm_live(self) -> None: ...
+
+    async def lab_start(
+        self, goal: str, *, model: str | None = None, budget: Decimal | None = None
+    ) -> LabSessionView:
+        """Start a Lab session on ``goal``; it asks to confirm its scope before it reads."""
+        ...
+
+    async def lab_answer(self, session: str, text: str) -> LabSessionView:
+        """Answer what a session waits on: its scope ("yes", or a change) or a question."""
+        ...
+
+    async def lab_decide(
+        self,
+        session: str,
+        approve: bool,
+        *,
+        reason: str = "",
+        allocation: Decimal | None = None,
+    ) -> LabSessionView:
+        """Approve a session's proposal (to paper, through promotion) or reject it."""
+        ...
+
+    async def lab_resume(self, session: str, *, budget: Decimal | None = None) -> LabSessionView: ...
+
+    async def lab_cancel(self, session: str) -> LabSessionView: ...
+
+    async def lab_sessions(self, limit: int = 50) -> list[LabSessionView]: ...
+
+    async def lab_detail(self, session: str) -> LabDetail: ...
 
 
 class CommandAPI(Protocol):

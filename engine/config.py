@@ -180,8 +180,10 @@ class TradingSettings(_Section):
     """The paper book, the risk guard's limits, strategies and the governance gate."""
 
     mode: Literal["paper", "live"] = Field("paper", description="live also needs `omc live arm`")
-    api_key: SecretStr | None = Field(None, description="venue API key for live trading")
-    api_secret: SecretStr | None = Field(None, description="venue API secret for live trading")
+    # The vault is the place for these (omc keys add VENUE.api_key); the engine warns when it
+    # falls back to them.
+    api_key: SecretStr | None = Field(None, description="venue API key; better in the vault")
+    api_secret: SecretStr | None = Field(None, description="venue API secret; better in the vault")
     starting_cash: Decimal = Field(Decimal("10000"), gt=0, description="paper account, in quote")
     cost_method: Literal["fifo", "average"] = Field("fifo", description="lot matching")
     taker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")
@@ -292,6 +294,20 @@ class AlertSettings(_Section):
     retries: int = Field(3, ge=0, le=10, description="attempts after the first for a failure")
 
 
+class LabSettings(_Section):
+    """The Lab's model and budget. With no model the Lab plans by rule and says so."""
+
+    model: str | None = Field(
+        None, description="provider/name as litellm spells it, e.g. openai/gpt-4o-mini"
+    )
+    key: str | None = Field(None, description="the vault key it uses; default: the provider")
+    base_url: str | None = Field(None, description="an OpenAI-compatible server's URL")
+    budget: Decimal | None = Field(
+        Decimal("1.00"), ge=0, description="USD a session may spend; none: no limit"
+    )
+    timeout: float = Field(60.0, gt=0, description="seconds for one model call")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="OMC_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -307,6 +323,7 @@ class Settings(BaseSettings):
     trading: TradingSettings = Field(default_factory=TradingSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    lab: LabSettings = Field(default_factory=LabSettings)
 
     @classmethod
     def settings_customise_sources(

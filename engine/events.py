@@ -137,6 +137,24 @@ class ReadyEvent(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LabEvent(Event):
+    """A Lab session moved: a step done, a question or proposal waiting, spend, its end.
+
+    ``what`` is step | waiting | cost | status; ``status`` is the session's after it.
+    """
+
+    kind: ClassVar[str] = "lab"
+    session: str
+    what: str
+    at: datetime
+    text: str
+    status: str
+    node: str = ""
+    spent: Decimal | None = None  # USD so far
+    tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class QualityEvent(Event):
     """The quality monitor's latest scores; ``alert`` when the overall score is under threshold."""
 

@@ -18,6 +18,7 @@ from engine.bus import EventBus
 from engine.config import Settings
 from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
+from engine.lab import LabCommands
 from engine.ledger_commands import LedgerCommands
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
 from engine.simtime import remember, resume_point
@@ -30,6 +31,7 @@ from ledgers.timeframes import bucket, seconds
 
 if TYPE_CHECKING:  # the database layer loads after the first paint, off the start-up path
     from engine.intel import IntelFeeds
+    from engine.lab import LabHost
     from engine.trading.host import TradingHost
     from ledgers.database import Database
 
@@ -39,7 +41,7 @@ STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 SIM_TIME_SAVE_SECONDS = 5.0
 
 
-class LocalEngine(LedgerCommands, TradingCommands):
+class LocalEngine(LedgerCommands, TradingCommands, LabCommands):
     """Composition root of one engine: market feed, jobs, write-behind storage and the bus."""
 
     def __init__(
@@ -72,6 +74,9 @@ class LocalEngine(LedgerCommands, TradingCommands):
         self.trading_error: str | None = None
         self._sim_saved = 0.0  # monotonic time the simulated clock was last remembered
         self._trading_ready = asyncio.Event()
+        self.lab: LabHost | None = None
+        self.lab_error: str | None = None
+        self._lab_ready = asyncio.Event()
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -171,9 +176,7 @@ class LocalEngine(LedgerCommands, TradingCommands):
         expected.setdefault("exchange", []).append(self.feed.venue)
         thresholds = self.settings.quality.thresholds()
         simulated = bool(self.feed.source.simulated)  # judge only the data the engine is on
-        report = await measure(
-            self.db, self.clock.now(), thresholds, expected, simulated=simulated
-        )
+        report = await measure(self.db, self.clock.now(), thresholds, expected, simulated=simulated)
         self.quality = QualityEvent(
             report.at, report.overall, report.ledgers, report.alert, tuple(report.failing())
         )
@@ -195,6 +198,8 @@ class LocalEngine(LedgerCommands, TradingCommands):
         if self._storage_task is not None and not self._storage_task.done():
             self._storage_task.cancel()
             await asyncio.gather(self._storage_task, return_exceptions=True)
+        if self.lab is not None:
+            await self.lab.close()
         if self._started:
             await self.feed.build_candles()
             try:
@@ -276,12 +281,17 @@ class LocalEngine(LedgerCommands, TradingCommands):
             self.clock.not_before(newest)
 
     async def _open_trading(self, db: Database) -> None:
-        from engine.trading.host import TradingHost
+        from engine.trading.host import TradingHost, venue_keys
 
         try:
             # The clock is looked up at each use: switching to the simulated market swaps it.
             host = TradingHost(
-                self.settings, db, lambda: self.feed, self.bus.publish, _Now(self).now
+                self.settings,
+                db,
+                lambda: self.feed,
+                self.bus.publish,
+                _Now(self).now,
+                venue_keys=await venue_keys(self.settings, db),
             )
             await host.open()
             await host.follow_market()  # the market may have switched while the book opened
@@ -293,10 +303,26 @@ class LocalEngine(LedgerCommands, TradingCommands):
             self.bus.publish(FeedEvent("trading", "down", self.clock.now(), str(exc)))
             self.trading_error = str(exc)
             self._trading_ready.set()  # waiting callers get TradingUnavailable with the reason
+            self.lab_error = f"it backtests through the book, and trading is down: {exc}"
+            self._lab_ready.set()
             return
         host.install_jobs(self.jobs)
         self.trading_host = host
         self._trading_ready.set()
+        await self._open_lab()
+
+    async def _open_lab(self) -> None:
+        from engine.lab import LabHost
+
+        try:
+            lab = LabHost(self)
+            await lab.open()
+        except Exception as exc:  # trading and data keep running; the Lab says why it cannot
+            log.error("the Lab could not start: %s", exc, exc_info=True)
+            self.lab_error = str(exc)
+        else:
+            self.lab = lab
+        self._lab_ready.set()
 
     async def _load_history(self) -> None:
         """Adopt forming bars, backfill the simulator's gap, and load sparkline history."""

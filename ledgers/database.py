@@ -123,12 +123,20 @@ class SQLiteThread:
         self._checkpointer.submit(self._checkpoint)
 
     def _checkpoint(self) -> None:
+        """Checkpoint until no commit came meanwhile: then every frame is in the database and
+        the next writer starts the log again from its beginning."""
         try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
+            while True:
+                with self._counting:
+                    seen = self._commits
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").close()
+                with self._counting:
+                    if self._commits == seen:
+                        self._checkpointing = False
+                        return
         except Exception:  # a missed checkpoint is made at the next one
             log.warning("checkpoint of %s failed", mask_url(str(self.engine.url)), exc_info=True)
-        finally:
             with self._counting:
                 self._checkpointing = False
 

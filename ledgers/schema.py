@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -354,6 +355,96 @@ class DeploymentRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_bar: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VaultRow(Base):
+    """The vault's lock, made with its first key: scrypt's salt and cost for the passphrase,
+    and a sealed known value that tells a wrong passphrase at once. One row, ``id`` 1."""
+
+    __tablename__ = "vault"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary)
+    scrypt_n: Mapped[int] = mapped_column(Integer)
+    scrypt_r: Mapped[int] = mapped_column(Integer)
+    scrypt_p: Mapped[int] = mapped_column(Integer)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    verifier: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_vault"),)
+
+
+class VaultKeyRow(Base):
+    """A model or venue API key sealed with AES-GCM under the vault's passphrase, its name
+    bound into the seal. Name, kind, base URL and dates are not secret."""
+
+    __tablename__ = "vault_keys"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    base_url: Mapped[str | None] = mapped_column(String(300))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('model', 'venue')", name="kind"),)
+
+
+class LabSessionRow(Base):
+    """A Lab session: the goal, its model and budget, where it stands, what it spent and the
+    report it wrote. ``waiting`` is the question or proposal it waits on a human for."""
+
+    __tablename__ = "lab_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    goal: Mapped[str] = mapped_column(Text)
+    model: Mapped[str | None] = mapped_column(String(128))
+    budget: Mapped[Decimal | None] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(16))
+    waiting: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    unpriced_calls: Mapped[int] = mapped_column(Integer, default=0)
+    spent: Mapped[Decimal] = mapped_column(Money)  # USD
+    untraced: Mapped[int | None] = mapped_column(Integer)
+    report: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+
+    __table_args__ = (Index("ix_lab_sessions_updated_at", "updated_at"),)
+
+
+class LabResultRow(Base):
+    """A tool result of a Lab session, by its id (r1, r2…): what a report's figures cite."""
+
+    __tablename__ = "lab_results"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    result_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    tool: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(PortableJSON)
+    result: Mapped[Any] = mapped_column(PortableJSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LabEntryRow(Base):
+    """What a Lab session said as it ran, and every model call it made (for audit), in order."""
+
+    __tablename__ = "lab_entries"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # step | call
+    node: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(PortableJSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # Tables the ledger CLI reports on and exports, with the column that orders them in time.

@@ -172,6 +172,7 @@ def _bad_input(exc: Exception) -> bool:
             ("ledgers.urls", "DatabaseURLError"),
             ("engine.trading.model", "OrderInputError"),
             ("engine.trading.strategies", "StrategyError"),
+            ("engine.lab", "LabError"),
         )
     )
 

@@ -81,15 +81,21 @@ def live_switch(args: argparse.Namespace, settings: config.Settings) -> int:
 
 def _check_keys(args: argparse.Namespace, settings: config.Settings) -> None:
     from engine.config import config_path
+    from engine.vault import stored_keys, venue_key_names
 
     t = settings.trading
     missing = [name for name in ("api_key", "api_secret") if getattr(t, name) is None]
     if not missing:
         return
+    venue = settings.market.venue
+    in_vault = venue_key_names(venue)
+    if {k.name for k in common.with_db(settings, stored_keys)}.issuperset(in_vault):
+        return
     keys = " and ".join(missing)
     env = " and ".join(f"OMC_TRADING__{name.upper()}" for name in missing)
     raise common.CommandFailed(
-        f"not armed: live trading needs the {settings.market.venue} API keys, and {keys} "
+        f"not armed: live trading needs the {venue} API keys, and {keys} "
         f"{'is' if len(missing) == 1 else 'are'} not set; set {keys} under [trading] in "
-        f"{config_path(args.config)}, or {env} in the environment"
+        f"{config_path(args.config)}, or {env} in the environment; or store both in the "
+        f"vault: omc keys add {in_vault[0]}, omc keys add {in_vault[1]}"
     )

@@ -10,6 +10,8 @@ from engine.cli import (
     config,
     db,
     export,
+    keys,
+    lab,
     ledger,
     live,
     owner,
@@ -18,7 +20,7 @@ from engine.cli import (
     trading,
 )
 
-GROUPS = (db, ledger, quality, export, config, trading, book, research, live, owner)
+GROUPS = (db, ledger, quality, export, config, trading, book, research, lab, live, owner, keys)
 
 
 def parser() -> argparse.ArgumentParser:

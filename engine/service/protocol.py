@@ -62,6 +62,13 @@ METHODS: tuple[str, ...] = (
     "fills",
     "instrument_steps",
     "service_status",
+    "lab_start",
+    "lab_answer",
+    "lab_decide",
+    "lab_resume",
+    "lab_cancel",
+    "lab_sessions",
+    "lab_detail",
 )
 
 
@@ -91,6 +98,7 @@ ERROR_TYPES: dict[str, tuple[str, str]] = {
     "BacktestError": ("engine.trading.backtest", "BacktestError"),
     "LiveBrokerError": ("engine.trading.live", "LiveBrokerError"),
     "TradingError": ("engine.trading.trader", "TradingError"),
+    "LabError": ("engine.lab", "LabError"),
 }
 _COMBINED: dict[str, type[RemoteError]] = {}
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+
+from pydantic import SecretStr
 
 from engine.api import LotView, OrderPreview, OrderResult, PositionView, TradingView
 from engine.config import Settings, normalize_symbol
@@ -19,6 +22,8 @@ from engine.trading.store import TradingStore
 from engine.trading.trader import Trader, TradingError
 from engine.trading.venue import FeedMarket
 from ledgers.database import Database
+
+log = logging.getLogger("omc.trading")
 
 
 class TradingHost:
@@ -35,9 +40,12 @@ class TradingHost:
         feed: Callable[[], Any],
         publish: Callable[[Event], None],
         now: Callable[[], datetime],
+        *,
+        venue_keys: tuple[SecretStr, SecretStr] | None = None,
     ) -> None:
         t = settings.trading
         self.settings = settings
+        self._venue_keys = venue_keys
         self.db = db
         self.store = TradingStore(db)
         self.market = FeedMarket(
@@ -67,7 +75,7 @@ class TradingHost:
         if t.mode == "live" and not self.market.simulated:
             from engine.trading.live_trader import LiveTrader
 
-            broker = live_broker(self.settings, self.now)
+            broker = live_broker(self.settings, self.now, self._venue_keys)
             return LiveTrader(
                 self.store, self.market, self.publish, self.now, broker=broker, **options
             )
@@ -275,20 +283,54 @@ def _duplicate(order: Any) -> str:
     return f"order {order.client_id} already exists ({state}); nothing new was sent"
 
 
-def live_broker(settings: Settings, now: Callable[[], datetime]) -> Any:
-    """The venue's live broker, with keys from the configuration."""
-    from engine.trading.live import LiveBroker, build_exchange
+async def venue_keys(settings: Settings, db: Database) -> tuple[SecretStr, SecretStr] | None:
+    """Live trading's API key and secret: the vault's when it holds them (opened with
+    ``OMC_VAULT_PASSPHRASE``, never asked for), else the configuration's, with a warning."""
+    from engine import vault
 
     t = settings.trading
-    if t.api_key is None or t.api_secret is None:
-        raise TradingError(
-            "live trading needs API keys: set [trading] api_key and api_secret "
-            "(or OMC_TRADING__API_KEY and OMC_TRADING__API_SECRET)"
+    if t.mode != "live":
+        return None
+    venue = settings.market.venue
+    configured = None if t.api_key is None or t.api_secret is None else (t.api_key, t.api_secret)
+    try:
+        stored = await vault.venue_keys(db, venue)
+    except vault.VaultError as exc:
+        if configured is None:
+            raise TradingError(
+                f"live trading cannot open the vault's {venue} keys: {exc}"
+            ) from None
+        log.warning("the vault's %s keys stay locked (%s): using the configuration's", venue, exc)
+        stored = None
+    if stored is None and configured is not None:
+        log.warning(
+            "live trading takes its %s keys from [trading] api_key and api_secret in the "
+            "configuration; move them into the vault: omc keys add %s, omc keys add %s",
+            venue,
+            *vault.venue_key_names(venue),
         )
+    return stored if stored is not None else configured
+
+
+def live_broker(
+    settings: Settings, now: Callable[[], datetime], keys: tuple[SecretStr, SecretStr] | None
+) -> Any:
+    """The venue's live broker, with the keys ``venue_keys`` found."""
+    from engine.trading.live import LiveBroker, build_exchange
+    from engine.vault import PASSPHRASE_ENV, venue_key_names
+
+    venue = settings.market.venue
+    if keys is None:
+        key, secret = venue_key_names(venue)
+        raise TradingError(
+            f"live trading needs API keys: omc keys add {key} and {secret} (the engine opens "
+            f"the vault with {PASSPHRASE_ENV}), or set [trading] api_key and api_secret"
+        )
+    api_key, api_secret = keys
     exchange = build_exchange(
-        settings.market.venue,
-        t.api_key.get_secret_value(),
-        t.api_secret.get_secret_value(),
+        venue,
+        api_key.get_secret_value(),
+        api_secret.get_secret_value(),
         int(settings.market.timeout_seconds * 1000),
     )
-    return LiveBroker(exchange, settings.market.venue, now=now)
+    return LiveBroker(exchange, venue, now=now)

@@ -126,9 +126,14 @@ class Research:
         until: datetime | None = None,
         fee: Decimal | None = None,
         slippage_bps: Decimal | None = None,
+        key: str | None = None,
     ) -> BacktestView:
-        """Run, judge by the governance gate and keep one backtest."""
+        """Run, judge by the governance gate and keep one backtest. ``key`` names it: asked
+        again, it is returned, not run twice (a resumed Lab run)."""
         built = make(strategy, params)
+        backtest_id = _keyed_id(key) if key else None
+        if backtest_id is not None and (found := await self._find(backtest_id)) is not None:
+            return found
         bars = await self.bars(symbol, timeframe, since, until)
         if len(bars) == 0:
             raise await self._no_bars(symbol, timeframe, since, until)
@@ -139,7 +144,46 @@ class Research:
         result = await asyncio.to_thread(
             run_backtest, built, bars, cash=self.allocation, fee_rate=fee, slippage_bps=slip
         )
-        return await self._keep(result)
+        return await self._keep(result, backtest_id)
+
+    async def backtest_signal(
+        self,
+        symbol: str,
+        timeframe: str,
+        signal: Mapping[int, float],
+        *,
+        since: datetime,
+        until: datetime,
+        key: str | None = None,
+    ) -> BacktestView:
+        """Backtest targets given per bar (``SignalStrategy``) with the same fills, fees and
+        gate as any strategy. ``key`` names the backtest: asked again, it is returned, not run
+        twice (a resumed Lab run)."""
+        from engine.trading.strategies import SignalStrategy
+
+        backtest_id = _keyed_id(key) if key else None
+        if backtest_id is not None and (found := await self._find(backtest_id)) is not None:
+            return found
+        bars = await self.bars(symbol, timeframe, since, until)
+        if len(bars) == 0:
+            raise await self._no_bars(symbol, timeframe, since, until)
+        rules = self.trader.market.rules(symbol)
+        fee = rules.taker_fee if rules is not None else Decimal("0.001")
+        result = await asyncio.to_thread(
+            run_backtest,
+            SignalStrategy(signal),
+            bars,
+            cash=self.allocation,
+            fee_rate=fee,
+            slippage_bps=self.slippage_bps,
+        )
+        return await self._keep(result, backtest_id)
+
+    async def _find(self, backtest_id: str) -> BacktestView | None:
+        try:
+            return await self.get(backtest_id)
+        except TradingError:
+            return None
 
     async def _no_bars(
         self, symbol: str, timeframe: str, since: datetime | None, until: datetime | None
@@ -164,9 +208,9 @@ class Research:
         bounded = since is not None or until is not None
         return NoBars(symbol, timeframe, venue, elsewhere, bounded=bounded)
 
-    async def _keep(self, result: BacktestResult) -> BacktestView:
+    async def _keep(self, result: BacktestResult, backtest_id: str | None = None) -> BacktestView:
         verdict = self.gate.evaluate(result)
-        backtest_id = "bt-" + uuid.uuid4().hex[:12]
+        backtest_id = backtest_id or "bt-" + uuid.uuid4().hex[:12]
         metrics = result.metrics.to_json()
         metrics.update(
             fee_rate=str(result.fee_rate), slippage_bps=str(result.slippage_bps), bars=result.bars
@@ -385,3 +429,8 @@ def _deployment_view(row: Any) -> DeploymentView:
         last_bar=row.last_bar,
         book=row.book,
     )
+
+
+def _keyed_id(key: str) -> str:
+    """A backtest id made from a caller's key: the same key, the same id."""
+    return "bt-" + hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -185,6 +185,25 @@ class Breakout(BuiltinStrategy):
         return _hold(entries, exits)
 
 
+class SignalStrategy:
+    """Targets given per bar (open time in epoch seconds → exposure 0..1), as the Lab's model
+    decided them out of sample; flat on every bar not given. Backtested like any strategy, never
+    deployed: it is not in the registry, and it knows nothing of bars it was not given."""
+
+    name = "lab_signal"
+    warmup = 0
+
+    def __init__(self, targets: Mapping[int, float]) -> None:
+        for ts, target in targets.items():
+            if not 0.0 <= target <= 1.0:
+                raise StrategyError(f"a signal's target is 0..1, got {target} at {ts}")
+        self._targets = dict(targets)
+        self.params: Mapping[str, float | int] = {"bars": len(self._targets)}
+
+    def targets(self, bars: Bars) -> np.ndarray:
+        return np.array([self._targets.get(int(ts), 0.0) for ts in bars.ts], dtype=np.float64)
+
+
 STRATEGIES: dict[str, type[BuiltinStrategy]] = {
     s.name: s for s in (MaCrossover, RsiReversion, Breakout)
 }

@@ -448,6 +448,7 @@ async def test_no_secret_reaches_a_log_line(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # httpx logs each request's URL at INFO
+    caplog.set_level(logging.DEBUG, logger="httpx")  # (litellm, once imported, quiets it)
     hook.replies.extend([(500, {})] * 2)
     hook_settings = AlertSettings(webhook_url=hook.url, retries=1)
     mail_settings = email_settings(mailbox, password="bad-" + SMTP_PASSWORD)

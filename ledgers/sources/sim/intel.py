@@ -167,6 +167,11 @@ class _SimCollector(ABC):
             return await asyncio.to_thread(self._between, start, end)
         return self._between(start, end)
 
+    def between(self, since: datetime, until: datetime) -> Collected:
+        """Records stamped in (since, until], whatever runs came before: history on demand
+        (the Lab reads further back than a first run's lookback)."""
+        return self._between(seconds_since_epoch(since), seconds_since_epoch(until))
+
     @abstractmethod
     def _between(self, start: float, end: float) -> Collected:
         """Records stamped in (start, end], simulator seconds."""

@@ -1,0 +1,211 @@
+"""The engine's side of the Lab's port: its ledgers, book and backtester, read-only.
+
+Everything comes from the engine's own database and research service, for the market the
+engine is on (the simulated market's data with ``--sim``, the venue's otherwise). Nothing here
+places, cancels or changes an order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from agents.port import BacktestSpec
+from ledgers import queries
+from ledgers.intel import CatalystEvent, GlassMetric, HumanItem, MoodReading
+from ledgers.market import Candle
+from ledgers.store import LedgerStore
+from ledgers.timeframes import seconds
+
+if TYPE_CHECKING:
+    from engine.local import LocalEngine
+
+MAX_ROWS = 200_000  # of one ledger in one study: a year of minute items is well under
+PAGE = 1000  # bars asked of the market at once when filling a gap in the stored history
+
+
+class EnginePort:
+    """``agents.port.LabPort`` over a running engine."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self._engine = engine
+        self._filled: set[tuple[str, datetime, datetime]] = set()
+
+    @property
+    def venue(self) -> str:
+        return str(self._engine.feed.venue)
+
+    def symbols(self) -> Sequence[str]:
+        feed = self._engine.feed
+        listed = sorted(feed.instruments) or list(feed.watchlist)
+        watched = [s for s in feed.watchlist if s in listed]
+        return [*watched, *(s for s in listed if s not in watched)]
+
+    def _simulated(self) -> bool:
+        return bool(self._engine.feed.source.simulated)
+
+    async def _db(self) -> Any:
+        return await self._engine._db()
+
+    async def candles(
+        self, symbol: str, timeframe: str, since: datetime, until: datetime
+    ) -> Sequence[Candle]:
+        """Stored bars; when the store lacks part of the period and the market can serve
+        history (the simulator always, a venue with OHLCV), the gap is fetched and kept."""
+        found = await self._stored(symbol, timeframe, since, until)
+        expected = int((until - since).total_seconds()) // seconds(timeframe)
+        source = self._engine.feed.source
+        serves = bool(getattr(source, "simulated", False) or getattr(source, "has_ohlcv", False))
+        if len(found) >= expected or not serves:
+            return found
+        fetched = await self._fetch(source, symbol, timeframe, since, until)
+        if fetched:
+            await LedgerStore(await self._db()).upsert_candles(fetched)
+        return await self._stored(symbol, timeframe, since, until)
+
+    async def _stored(
+        self, symbol: str, timeframe: str, since: datetime, until: datetime
+    ) -> list[Candle]:
+        db = await self._db()
+        found: list[Candle] = []
+        async for candle in queries.iter_candles(
+            db, symbol, timeframe, venue=self.venue, since=since, until=until
+        ):
+            found.append(candle)
+        return found
+
+    async def _fetch(
+        self, source: Any, symbol: str, timeframe: str, since: datetime, until: datetime
+    ) -> list[Candle]:
+        """Closed bars of the period from the market, a page at a time."""
+        bars: list[Candle] = []
+        cursor = since
+        while cursor < until:
+            page = await source.fetch_candles(symbol, timeframe, since=cursor, limit=PAGE)
+            page = [c for c in page if cursor <= c.ts < until]
+            if not page:
+                break
+            bars.extend(page)
+            cursor = page[-1].ts + timedelta(seconds=seconds(timeframe))
+        return bars
+
+    async def _rows(
+        self, table: str, since: datetime, until: datetime, symbol: str | None = None
+    ) -> list[dict[str, Any]]:
+        db = await self._db()
+        columns, rows = await queries.browse(
+            db,
+            table,
+            since=since,
+            until=until,
+            symbol=symbol,
+            simulated=self._simulated(),
+            limit=MAX_ROWS,
+        )
+        return [dict(zip(columns, row, strict=True)) for row in reversed(rows)]
+
+    async def _simulated_history(self, ledger: str, since: datetime, until: datetime) -> None:
+        """On the simulated market, make the ledger's history of the period (once): its
+        collectors reach back days, a study months."""
+        if not self._simulated() or (ledger, since, until) in self._filled:
+            return
+        from engine.intel import sim_collectors
+
+        collector = next(c for c in sim_collectors(self._engine.feed.source) if c.ledger == ledger)
+        batch = await asyncio.to_thread(collector.between, since, until)
+        await LedgerStore(await self._db()).write_collected(batch)
+        self._filled.add((ledger, since, until))
+
+    async def human(self, currency: str, since: datetime, until: datetime) -> Sequence[HumanItem]:
+        await self._simulated_history("human", since, until)
+        return [
+            HumanItem(
+                source=r["source"],
+                external_id=r["external_id"],
+                title=r["title"],
+                url=r["url"],
+                published=r["published"],
+                score=r["score"],
+                currencies=tuple(r["currencies"] or ()),
+            )
+            for r in await self._rows("human_items", since, until, currency)
+        ]
+
+    async def mood(self, since: datetime, until: datetime) -> Sequence[MoodReading]:
+        return [
+            MoodReading(r["source"], r["ts"], r["value"], r["label"])
+            for r in await self._rows("mood_readings", since, until)
+        ]
+
+    async def catalysts(
+        self, currency: str, since: datetime, until: datetime
+    ) -> Sequence[CatalystEvent]:
+        await self._simulated_history("catalyst", since, until)
+        return [
+            CatalystEvent(
+                source=r["source"],
+                external_id=r["external_id"],
+                type=r["type"],
+                title=r["title"],
+                url=r["url"],
+                occurred=r["occurred"],
+                impact=r["impact"],
+                currencies=tuple(r["currencies"] or ()),
+            )
+            for r in await self._rows("catalyst_events", since, until, currency)
+        ]
+
+    async def glass(self, entity: str, since: datetime, until: datetime) -> Sequence[GlassMetric]:
+        return [
+            GlassMetric(r["source"], r["entity"], r["metric"], r["ts"], r["value"])
+            for r in await self._rows("glass_metrics", since, until, entity)
+        ]
+
+    async def ledger_stats(self) -> Mapping[str, int]:
+        db = await self._db()
+        return {table: rows for table, rows, _ in await queries.table_stats(db)}
+
+    async def book(self) -> Mapping[str, Any]:
+        host = await self._engine._host()
+        mark = host.trader.mark_now()
+        return {
+            "book": host.trader.book,
+            "equity": str(mark.equity),
+            "cash": str(mark.cash),
+            "positions": {p.symbol: str(p.quantity) for p in host.trader.positions()},
+        }
+
+    async def backtest(self, spec: BacktestSpec) -> Mapping[str, Any]:
+        host = await self._engine._host()
+        research = host.research
+        if spec.strategy == "signal":
+            targets = {
+                int(datetime.fromisoformat(ts).timestamp()): float(target)
+                for ts, target in spec.signal.items()
+            }
+            view = await research.backtest_signal(
+                spec.symbol,
+                spec.timeframe,
+                targets,
+                since=spec.since,
+                until=spec.until,
+                key=spec.key or None,
+            )
+        else:
+            view = await research.backtest(
+                spec.strategy,
+                spec.symbol,
+                timeframe=spec.timeframe,
+                params=dict(spec.params),
+                since=spec.since,
+                until=spec.until,
+                key=spec.key or None,
+            )
+        return {
+            **view.metrics,
+            "id": view.id,
+            "gate_passed": view.gate_passed,
+            "gate_reasons": list(view.gate_reasons),
+        }
