@@ -1,4 +1,4 @@
-"""The Lab's graph: scope → retrieve → analyse → train → evaluate → report → propose.
+"""The Lab's graph: plan → scope → retrieve → analyse → train → evaluate → report → propose.
 
 State holds ids and small results, never rows: each node asks the port again for what it
 reads (the period is fixed when the scope is confirmed, so it reads the same rows on a
@@ -10,6 +10,7 @@ after a crash records the same ids and nothing twice.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class StepLimit(RuntimeError):
 class LabState(TypedDict, total=False):
     goal: str
     started: str  # ISO: when the run began; the scope's period ends at the bar forming then
+    draft: dict[str, Any] | None  # the scope as read, before the user confirms it
     scope: dict[str, Any]
     next_id: int
     results: Annotated[dict[str, dict[str, Any]], operator.or_]  # id → {tool, args, result}
@@ -61,6 +63,7 @@ class Runtime:
     session: str = ""  # the session's id: names what the run keeps outside the graph
     on_result: Callable[[str, str, dict[str, Any], Any], Awaitable[None]] | None = None
     on_step: Callable[[str, str], Awaitable[None]] | None = None
+    on_call: Callable[[str, Any], Awaitable[None]] | None = None  # (node, Completion): audit
     cache: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
 
@@ -109,6 +112,58 @@ async def _candles(runtime: Runtime, rec: _Recorder, scope: Scope) -> Any:
     return runtime.cache[key]
 
 
+_SCOPE_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "set_scope",
+        "description": "The market, bar size, period and ledgers the goal asks to research.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "symbol": {"type": "string", "description": "e.g. ETH/AUD"},
+                "timeframe": {"type": "string", "enum": ["1m", "5m", "15m", "1h", "4h", "1d"]},
+                "days": {"type": "integer", "minimum": 1, "maximum": 3650},
+                "sentiment": {"type": "boolean"},
+                "catalysts": {"type": "boolean"},
+            },
+            "required": ["symbol", "timeframe", "days"],
+        },
+    },
+}
+
+
+async def _model_scope(runtime: Runtime, goal: str, scope: Scope, symbols: list[str]) -> Scope:
+    """The model's reading of the goal, checked like a user's change; the rule's reading
+    stands when the model's cannot be used (and the run says why)."""
+    from agents.models import ModelError
+
+    messages = [
+        {
+            "role": "system",
+            "content": "Read a trader's research goal into a scope. Listed symbols: "
+            + ", ".join(symbols[:40])
+            + f". When the goal does not say, keep: {json.dumps(scope.to_json())}.",
+        },
+        {"role": "user", "content": goal},
+    ]
+    try:
+        done = await runtime.model.complete(messages, tools=[_SCOPE_TOOL], tool_choice="required")
+    except ModelError as exc:
+        await _say(runtime, "scope", f"the model could not read the goal ({exc}); read by rule")
+        return scope
+    if runtime.on_call is not None:
+        await runtime.on_call("scope", done)
+    call = next((c for c in done.tool_calls if c.name == "set_scope"), None)
+    if call is None or call.arguments is None:
+        await _say(runtime, "scope", "the model gave no usable scope; read by rule")
+        return scope
+    try:
+        return amend(scope, call.arguments, symbols)
+    except ScopeError as exc:
+        await _say(runtime, "scope", f"the model's scope was refused ({exc}); read by rule")
+        return scope
+
+
 def _strategy(candidate: Mapping[str, Any]) -> str:
     params = ", ".join(f"{k} {v}" for k, v in candidate["params"].items())
     return f"{candidate['strategy']} ({params or 'defaults'})"
@@ -122,16 +177,29 @@ def build(runtime: Runtime) -> Any:
     def guard() -> None:
         runtime.meter.check()  # BudgetExceeded stops the run before the node does anything
 
-    async def scope_node(state: LabState) -> dict[str, Any]:
+    async def plan_node(state: LabState) -> dict[str, Any]:
+        """Read the goal into a draft scope (the model's reading, checked, when there is one);
+        a node of its own, so confirming the scope never calls the model again."""
         guard()
-        rec = _Recorder(runtime, state, "scope")
         now = datetime.fromisoformat(state["started"])
         symbols = list(runtime.port.symbols())
         try:
             scope = read_scope(state["goal"], symbols, now)
         except ScopeError as exc:
-            answer = interrupt({"kind": "question", "text": f"{exc}. Which symbol?"})
+            return {"draft": None, "notes": [str(exc)]}
+        if runtime.model.available:
+            scope = await _model_scope(runtime, state["goal"], scope, symbols)
+        return {"draft": scope.to_json()}
+
+    async def scope_node(state: LabState) -> dict[str, Any]:
+        rec = _Recorder(runtime, state, "scope")
+        symbols = list(runtime.port.symbols())
+        if state.get("draft") is None:
+            now = datetime.fromisoformat(state["started"])
+            answer = interrupt({"kind": "question", "text": "Which symbol should I study?"})
             scope = read_scope(f"{state['goal']} {answer}", symbols, now)
+        else:
+            scope = Scope.from_json(state["draft"])  # type: ignore[arg-type]
         while True:
             answer = interrupt(
                 {"kind": "scope", "text": f"Research {scope.describe()}?", "scope": scope.to_json()}
@@ -270,6 +338,7 @@ def build(runtime: Runtime) -> Any:
             scope,
             state.get("results", {}),
             state.get("candidate"),
+            on_call=(lambda done: runtime.on_call("report", done)) if runtime.on_call else None,
         )
         await _say(runtime, "report", f"report written; {untraced} untraced figures")
         return {"report": report, "untraced": untraced}
@@ -291,6 +360,7 @@ def build(runtime: Runtime) -> Any:
 
     graph = StateGraph(LabState)
     nodes = [
+        ("plan", plan_node),
         ("scope", scope_node),
         ("retrieve", retrieve_node),
         ("analyse", analyse_node),
@@ -301,7 +371,7 @@ def build(runtime: Runtime) -> Any:
     ]
     for name, fn in nodes:
         graph.add_node(name, fn)
-    graph.add_edge(START, "scope")
+    graph.add_edge(START, "plan")
     for (a, _), (b, _) in zip(nodes, nodes[1:], strict=False):
         graph.add_edge(a, b)
     graph.add_edge("propose", END)

@@ -218,6 +218,7 @@ class LabHost:
                 session_id, rid, tool, args, result
             ),
             on_step=lambda node, text: self._step(session_id, node, text),
+            on_call=lambda node, done: self._call(session_id, node, done, meter),
         )
         app = build(runtime).compile(checkpointer=self._saver)
         config = {"configurable": {"thread_id": session_id}, "recursion_limit": RECURSION_LIMIT}
@@ -289,6 +290,17 @@ class LabHost:
     async def _step(self, session_id: str, node: str, text: str) -> None:
         if await self.store.add_entry(session_id, "step", node, text, self._now()) is not None:
             self._publish(session_id, "step", text, "running", node=node)
+
+    async def _call(self, session_id: str, node: str, done: Any, meter: Any) -> None:
+        """Keep a model call for audit (what was asked, what came back, its price) and say
+        what the session has spent."""
+        tokens = done.prompt_tokens + done.completion_tokens
+        text = f"{done.model}: {tokens:,} tokens, {done.cost_label}"
+        await self.store.add_entry(session_id, "call", node, text, self._now(), done.to_json())
+        await self._spend(session_id, meter)
+        spent = meter.spent
+        total = meter.prompt_tokens + meter.completion_tokens
+        self._publish(session_id, "cost", text, "running", node=node, spent=spent, tokens=total)
 
     async def _spend(self, session_id: str, meter: Any) -> None:
         await self.store.update(
