@@ -498,6 +498,11 @@ class EngineAPI(Protocol):
 
     async def lab_detail(self, session: str) -> LabDetail: ...
 
+    async def lab_defaults(self) -> dict[str, Any]:
+        """What a new session gets unless told otherwise: ``model`` (None: no model),
+        ``budget`` (USD; None: no limit) and ``allocation`` for an approved proposal."""
+        ...
+
 
 class CommandAPI(Protocol):
     """What the command line asks an engine besides the desk's EngineAPI."""

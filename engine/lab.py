@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("omc.lab")
 
 
+NO_MODEL = ("none", "no", "-")
+
+
 class LabError(ValueError):
     """A Lab command that cannot be done; the message says why and what would do."""
 
@@ -77,6 +80,8 @@ class LabHost:
             raise LabError("a goal is needed: say what to research")
         settings = self._engine.settings.lab
         model = model or settings.model
+        if model is not None and model.strip().lower() in NO_MODEL:
+            model = None  # asked for none: the rule-based planner, even with a default set
         budget = settings.budget if budget is None else budget
         if budget is not None and budget < 0:
             raise LabError(f"a budget cannot be negative, got {budget}")
@@ -412,6 +417,7 @@ class LabCommands:
     lab: LabHost | None
     lab_error: str | None
     _lab_ready: asyncio.Event
+    settings: Any
 
     async def _lab(self) -> LabHost:
         await self._lab_ready.wait()
@@ -449,3 +455,7 @@ class LabCommands:
 
     async def lab_detail(self, session: str) -> LabDetail:
         return await (await self._lab()).detail(session)
+
+    async def lab_defaults(self) -> dict[str, Any]:
+        lab, trading = self.settings.lab, self.settings.trading
+        return {"model": lab.model, "budget": lab.budget, "allocation": trading.allocation}

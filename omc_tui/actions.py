@@ -76,6 +76,14 @@ ACTIONS: tuple[DeskAction, ...] = (
         "Strategies and backtests: run, promote, deploy",
     ),
     DeskAction(
+        "desk.lab",
+        "A",
+        "lab",
+        "Lab",
+        "The Lab: research a goal, read its traced report, approve what it proposes",
+        footer=False,
+    ),
+    DeskAction(
         "watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False
     ),
     DeskAction(

@@ -21,6 +21,7 @@ from engine.events import (
     FillEvent,
     InstrumentsEvent,
     JobEvent,
+    LabEvent,
     LeaderEvent,
     LedgerEvent,
     ModeEvent,
@@ -32,6 +33,7 @@ from engine.events import (
     TradingEvent,
 )
 from omc_tui import actions, first_frame
+from omc_tui.messages import LabChanged
 from omc_tui.screens.confirm import Confirm
 from omc_tui.starting import EngineStarting, StartRefused
 from omc_tui.trading import TradingDesk
@@ -61,7 +63,7 @@ HIDDEN_PANES = {
 # among them: it can be reached from every screen.
 DESK_ONLY = frozenset(
     {"move", "move_to", "timeframe", "chart_style", "simulate", "cycle_view", "cycle_focus"}
-    | {"jobs", "explorer", "pnl", "strategies", "order_ticket", "cancel_order"}
+    | {"jobs", "explorer", "pnl", "strategies", "lab", "order_ticket", "cancel_order"}
 )
 
 
@@ -262,6 +264,9 @@ class DeskApp(TradingDesk):
         elif isinstance(event, RiskEvent) and not event.allowed and event.origin != "manual":
             # A person's own refusals are shown where they placed the order.
             self.notify(event.message, title=f"{event.origin} order refused", severity="warning")
+        elif isinstance(event, LabEvent):
+            for screen in self.screen_stack[1:]:  # the Lab screen follows its sessions
+                screen.post_message(LabChanged(event))
         elif isinstance(event, LeaderEvent) and not event.leader:
             # The engine no longer owns its database: it trades and schedules nothing more.
             self.notify(event.reason or "", title="engine deposed", severity="error", timeout=30)
@@ -419,6 +424,11 @@ class DeskApp(TradingDesk):
         from omc_tui.screens.explorer import ExplorerScreen
 
         self.push_screen(ExplorerScreen(self.engine, self.symbol))
+
+    def action_lab(self) -> None:
+        from omc_tui.screens.lab import LabScreen
+
+        self.push_screen(LabScreen(self.engine))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ONLY and self.screen is not self.screen_stack[0]:

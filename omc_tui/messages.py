@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from engine.api import TradingView
+from engine.events import LabEvent
 
 
 class BookChanged(Message):
@@ -22,3 +23,11 @@ class BookWaiting(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
+
+
+class LabChanged(Message):
+    """A Lab session moved: a step, a question, spend or its end (``event`` says which)."""
+
+    def __init__(self, event: LabEvent) -> None:
+        super().__init__()
+        self.event = event

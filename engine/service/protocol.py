@@ -69,6 +69,7 @@ METHODS: tuple[str, ...] = (
     "lab_cancel",
     "lab_sessions",
     "lab_detail",
+    "lab_defaults",
 )
 
 
