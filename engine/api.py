@@ -320,6 +320,17 @@ class LabDetail:
     report: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """A key in the vault as the desk and the command line list it: never its secret."""
+
+    name: str
+    kind: str  # model | venue
+    base_url: str | None
+    added_at: datetime
+    rotated_at: datetime | None
+
+
 class EngineAPI(Protocol):
     async def start(self) -> None: ...
 
@@ -497,6 +508,30 @@ class EngineAPI(Protocol):
     async def lab_sessions(self, limit: int = 50) -> list[LabSessionView]: ...
 
     async def lab_detail(self, session: str) -> LabDetail: ...
+
+    async def settings_view(self) -> dict[str, Any]:
+        """The engine's effective settings by section, secrets masked, and its config file."""
+        ...
+
+    async def keys(self) -> list[KeyView]: ...
+
+    async def key_add(
+        self,
+        name: str,
+        secret: str,
+        passphrase: str,
+        *,
+        kind: str | None = None,
+        base_url: str | None = None,
+    ) -> KeyView:
+        """Store a key in the engine's vault (the first key makes it, under ``passphrase``)."""
+        ...
+
+    async def key_remove(self, name: str, passphrase: str) -> KeyView: ...
+
+    async def key_rotate(self, passphrase: str, new_passphrase: str) -> int:
+        """Re-seal every key under a new passphrase, all or nothing; how many moved."""
+        ...
 
     async def lab_defaults(self) -> dict[str, Any]:
         """What a new session gets unless told otherwise: ``model`` (None: no model),

@@ -18,6 +18,7 @@ from engine.bus import EventBus
 from engine.config import Settings
 from engine.events import CandleEvent, Event, FeedEvent, ModeEvent, QualityEvent, ReadyEvent
 from engine.jobs import JobRunner, JobStatus
+from engine.key_commands import KeyCommands
 from engine.lab import LabCommands
 from engine.ledger_commands import LedgerCommands
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
@@ -41,7 +42,7 @@ STORAGE_RETRY_SECONDS = (1, 2, 5, 10, 30, 60)
 SIM_TIME_SAVE_SECONDS = 5.0
 
 
-class LocalEngine(LedgerCommands, TradingCommands, LabCommands):
+class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
     """Composition root of one engine: market feed, jobs, write-behind storage and the bus."""
 
     def __init__(

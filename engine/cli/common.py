@@ -159,6 +159,7 @@ def explain(exc: Exception) -> tuple[int | None, str]:
         ("engine.trading.commands", "TradingUnavailable"),
         ("engine.trading.backtest", "BacktestError"),
         ("engine.trading.live", "LiveBrokerError"),
+        ("engine.vault", "VaultError"),
     ):
         if _is(exc, module, name):
             return 1, str(exc)
@@ -173,6 +174,7 @@ def _bad_input(exc: Exception) -> bool:
             ("engine.trading.model", "OrderInputError"),
             ("engine.trading.strategies", "StrategyError"),
             ("engine.lab", "LabError"),
+            ("engine.vault", "VaultInputError"),
         )
     )
 
@@ -325,12 +327,15 @@ def with_engine(
     work: Callable[[Engine], Awaitable[Any]],
     *,
     market: bool = False,
+    any_book: bool = False,
 ) -> Any:
     """Run ``work`` on the engine that owns the database, or on one of its own for the
     command's duration (holding the lease, without a scheduler).
 
     Either way an order from the command line takes exactly the desk's path: the same risk
     guard, broker and book. ``market`` loads instruments and quotes first (an own engine).
+    ``any_book`` work does not touch a book (the vault, say), so an owner trading another
+    book does it too.
     """
 
     async def main() -> Any:
@@ -360,7 +365,7 @@ def with_engine(
                 break
             await lease.release()
             try:
-                return await _through_owner(owner, settings, work)
+                return await _through_owner(owner, settings, work, any_book=any_book)
             except _OwnerGone:
                 # An owner killed without a word leaves its address behind until the next
                 # one publishes its own: look again.
@@ -390,7 +395,11 @@ class _OwnerGone(Exception):
 
 
 async def _through_owner(
-    owner: OwnerRecord, settings: config.Settings, work: Callable[[Engine], Awaitable[Any]]
+    owner: OwnerRecord,
+    settings: config.Settings,
+    work: Callable[[Engine], Awaitable[Any]],
+    *,
+    any_book: bool = False,
 ) -> Any:
     """Send the command to the engine that owns the database (same output, same exit codes)."""
     from engine.service.protocol import RemoteError, Unreachable
@@ -407,7 +416,7 @@ async def _through_owner(
         raise _OwnerGone(str(exc)) from None
     try:
         theirs, ours = remote.hello.get("engine", {}).get("book", ""), book_of(settings)
-        if theirs and theirs != ours:
+        if theirs and theirs != ours and not any_book:
             raise CommandFailed(
                 f"the engine that owns this database ({owner.who}) trades the "
                 f"{book_label(theirs)} book, not {book_label(ours)}; run the command with "

@@ -70,6 +70,11 @@ METHODS: tuple[str, ...] = (
     "lab_sessions",
     "lab_detail",
     "lab_defaults",
+    "settings_view",
+    "keys",
+    "key_add",
+    "key_remove",
+    "key_rotate",
 )
 
 
@@ -100,6 +105,7 @@ ERROR_TYPES: dict[str, tuple[str, str]] = {
     "LiveBrokerError": ("engine.trading.live", "LiveBrokerError"),
     "TradingError": ("engine.trading.trader", "TradingError"),
     "LabError": ("engine.lab", "LabError"),
+    "VaultError": ("engine.vault", "VaultError"),
 }
 _COMBINED: dict[str, type[RemoteError]] = {}
 
