@@ -13,7 +13,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import InitSettingsSource
 
@@ -324,6 +332,12 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     lab: LabSettings = Field(default_factory=LabSettings)
+    _file: Path | None = PrivateAttr(None)  # the config file they were read from, if any
+
+    @property
+    def file(self) -> Path:
+        """The config file these settings were read from (or would be)."""
+        return self._file if self._file is not None else config_path(None)
 
     @classmethod
     def settings_customise_sources(
@@ -365,11 +379,13 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settin
     file_data = read_file(file)
     token = _FILE_DATA.set(file_data)
     try:
-        return Settings(**_drop_none(overrides))
+        settings = Settings(**_drop_none(overrides))
     except ValidationError as exc:
         raise ConfigError(_explain(exc, file, file_data, overrides)) from None
     finally:
         _FILE_DATA.reset(token)
+    settings._file = file
+    return settings
 
 
 def read_file(file: Path) -> dict[str, Any]:

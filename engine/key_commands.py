@@ -23,9 +23,9 @@ class KeyCommands:
     _ready: asyncio.Event
 
     async def settings_view(self) -> dict[str, Any]:
-        from engine.config import config_path, effective
+        from engine.config import effective
 
-        return effective(self.settings, config_path(None))
+        return effective(self.settings, self.settings.file)
 
     async def keys(self) -> list[KeyView]:
         from engine import vault

@@ -84,6 +84,14 @@ ACTIONS: tuple[DeskAction, ...] = (
         footer=False,
     ),
     DeskAction(
+        "desk.settings",
+        "K",
+        "settings",
+        "Settings & keys",
+        "The engine's settings, and the vault's model and venue keys: add, remove, rotate",
+        footer=False,
+    ),
+    DeskAction(
         "watchlist.down", "down,j", "move(1)", "Down", "Select the next symbol", footer=False
     ),
     DeskAction(

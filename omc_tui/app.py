@@ -63,7 +63,7 @@ HIDDEN_PANES = {
 # among them: it can be reached from every screen.
 DESK_ONLY = frozenset(
     {"move", "move_to", "timeframe", "chart_style", "simulate", "cycle_view", "cycle_focus"}
-    | {"jobs", "explorer", "pnl", "strategies", "lab", "order_ticket", "cancel_order"}
+    | {"jobs", "explorer", "pnl", "strategies", "lab", "settings", "order_ticket", "cancel_order"}
 )
 
 
@@ -429,6 +429,11 @@ class DeskApp(TradingDesk):
         from omc_tui.screens.lab import LabScreen
 
         self.push_screen(LabScreen(self.engine))
+
+    def action_settings(self) -> None:
+        from omc_tui.screens.settings import SettingsScreen
+
+        self.push_screen(SettingsScreen(self.engine))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in DESK_ONLY and self.screen is not self.screen_stack[0]:
