@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -202,6 +203,7 @@ class LabHost:
         return await _open_model(self._engine, name, meter)
 
     async def _run(self, session_id: str, graph_input: Any) -> None:
+        await asyncio.to_thread(importlib.import_module, "agents.graph")  # off the loop
         from agents.graph import RECURSION_LIMIT, Runtime, build
         from agents.models import BudgetExceeded, Meter
 
@@ -388,6 +390,17 @@ async def _open_model(engine: LocalEngine, name: str, meter: Any) -> Any:
         raise LabError(f"model {name!r}: {exc.errors()[0]['msg']}") from None
     except (UnpricedModel, ModelError) as exc:
         raise LabError(str(exc)) from None
+
+
+def preload(url: str) -> None:
+    """Import what opening the Lab needs (its store, its port, the checkpointer for ``url``),
+    off the event loop: run on a thread, so a desk keeps painting meanwhile."""
+    from sqlalchemy.engine import make_url
+
+    postgres = make_url(url).get_backend_name() == "postgresql"
+    saver = "langgraph.checkpoint.postgres.aio" if postgres else "langgraph.checkpoint.sqlite.aio"
+    for module in ("agents.sessions", "engine.lab_port", saver, "langgraph.types"):
+        importlib.import_module(module)
 
 
 @contextlib.asynccontextmanager

@@ -313,9 +313,11 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
         await self._open_lab()
 
     async def _open_lab(self) -> None:
-        from engine.lab import LabHost
+        from engine.lab import LabHost, preload
 
         try:
+            # Its libraries load on a thread: a third of a second the desk keeps painting in.
+            await asyncio.to_thread(preload, self.settings.database_url())
             lab = LabHost(self)
             await lab.open()
         except Exception as exc:  # trading and data keep running; the Lab says why it cannot
