@@ -86,7 +86,9 @@ async def test_a_goal_is_scoped_studied_reported_and_its_proposal_goes_to_paper(
         await pilot.press("enter")
         await until(
             pilot,
-            lambda: waits_on(app, "scope") and "1h bars over the last 90 days" in waiting_panel(app),
+            lambda: (
+                waits_on(app, "scope") and "1h bars over the last 90 days" in waiting_panel(app)
+            ),
             LONG,
         )
 
@@ -197,7 +199,84 @@ async def test_the_lab_opens_before_the_engine_is_ready_and_fills_in(tmp_path: P
             await pilot.press("A")
             await pilot.pause()
         screen = lab(app)
-        await until(pilot, lambda: screen.unavailable is None and "n types a goal" in screen_text(app))
+        await until(
+            pilot, lambda: screen.unavailable is None and "n types a goal" in screen_text(app)
+        )
         await type_goal(pilot, "ETH/AUD 1h 30 days")
         await until(pilot, lambda: waits_on(app, "scope"), LONG)
         assert "ETH/AUD" in waiting_panel(app)
+
+
+async def test_a_model_from_the_vault_is_metered_stopped_by_its_budget_and_resumed(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """The key added in Settings & keys, the model typed in the Lab, a budget it overruns:
+    the meter says so, and `u` resumes it with a higher one."""
+    import json
+
+    from tests.agents.scripted_model import Text, ToolCalls, serve
+    from tests.desk.test_settings import fill
+
+    passphrase = "the desk's vault passphrase"
+    monkeypatch.setenv("OMC_VAULT_PASSPHRASE", passphrase)
+    scope = {"symbol": "ETH/AUD", "timeframe": "1h", "days": 90}
+    app = make_desk(tmp_path, trading={"gate_min_trades": 0})
+    notices = Notices()
+    with serve() as scripted:
+        scripted.script(
+            ToolCalls(
+                (("set_scope", json.dumps(scope)),), prompt_tokens=100_000, completion_tokens=10_000
+            ),
+            Text(
+                "## Verdict\n\nThe study read 2,160 [r2] bars.",
+                prompt_tokens=1000,
+                completion_tokens=100,
+            ),
+        )
+        async with app.run_test(size=(120, 40), message_hook=notices) as pilot:
+            await ready(pilot)
+            await pilot.press("K", "a")
+            await pilot.pause()
+            await fill(
+                pilot, "openai", "sk-desk-lab-key", scripted.base_url, passphrase, passphrase
+            )
+            await until(pilot, lambda: notices.said("openai (model) stored in the vault"))
+            await pilot.press("escape", "A")
+            await pilot.pause()
+            screen = lab(app)
+            screen.query_one("#lab-model", Input).value = "openai/gpt-4o-mini"
+            screen.query_one("#lab-budget", Input).value = "0.01"
+            await type_goal(pilot, "is ether worth trading?")
+            await until(pilot, lambda: waits_on(app, "scope"), LONG)
+            await pilot.pause()
+            assert "ETH/AUD on 1h bars over the last 90 days" in waiting_panel(app)
+            meter = str(screen.query_one("#lab-meter", Static).render())
+            assert (
+                "openai/gpt-4o-mini" in meter and "1 calls" in meter and "110,000 tokens" in meter
+            )
+            assert "$0.0210" in meter and "of $0.01" in meter
+
+            await pilot.press("y")  # over its budget already: it stops before the next step
+            await until(pilot, lambda: status(app) == "stopped", LONG)
+            await pilot.pause()
+            assert "raise the budget to resume" in waiting_panel(
+                app
+            ) and "u resumes" in waiting_panel(app)
+            assert len(scripted.received) == 1
+            assert scripted.received[0].headers["authorization"] == "Bearer sk-desk-lab-key"
+
+            await pilot.press("u")
+            await pilot.pause()
+            answer = screen.query_one("#lab-answer", Input)
+            assert answer.has_focus and answer.value == "0.02"  # twice the spent-out budget
+            answer.value = "1"
+            await pilot.press("enter")
+            await until(
+                pilot,
+                lambda: status(app) in ("done", "waiting") and len(scripted.received) == 2,
+                LONG,
+            )
+            await pilot.pause()
+            view = screen.detail.session  # type: ignore[union-attr]
+            assert view.calls == 2 and view.budget == 1
+            assert "sk-desk-lab-key" not in screen_text(app)
