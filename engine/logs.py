@@ -39,7 +39,19 @@ def configure(level: str = "INFO", file: Path | None = None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # Libraries' chatter stays out of the log unless something is wrong.
-    for noisy in ("apscheduler", "sqlalchemy", "alembic", "asyncio", "httpx"):
+    # The model libraries mask keys only in handlers of their own: theirs stay out too.
+    for noisy in (
+        "apscheduler",
+        "sqlalchemy",
+        "alembic",
+        "asyncio",
+        "httpx",
+        "httpcore",
+        "LiteLLM",
+        "LiteLLM Router",
+        "LiteLLM Proxy",
+        "openai",
+    ):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
