@@ -122,6 +122,21 @@ class EngineSettings(_Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
+class RetentionSettings(_Section):
+    """How long the engine keeps what it collects; none keeps it for ever. Candles and the
+    intelligence ledgers are always kept (candles are the downsampled record of the ticks)."""
+
+    tickers_days: float | None = Field(30.0, ge=1, description="raw ticker polls")
+    books_days: float | None = Field(7.0, ge=1, description="order-book snapshots")
+    equity_hourly_after_days: float | None = Field(
+        30.0, gt=0, description="equity marks older than this: the last of each hour"
+    )
+    equity_daily_after_days: float | None = Field(
+        365.0, gt=0, description="equity marks older than this: the last of each day"
+    )
+    prune_seconds: float = Field(3600.0, gt=0, description="how often the prune job runs")
+
+
 class SourcesSettings(_Section):
     """The Glass, Human and Catalyst collectors on live data (the simulator feeds its own).
 
@@ -332,6 +347,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     lab: LabSettings = Field(default_factory=LabSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     _file: Path | None = PrivateAttr(None)  # the config file they were read from, if any
 
     @property

@@ -117,7 +117,12 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
             s.engine.flush_seconds,
             "write buffered rows to the database",
         )
-        self.jobs.add("store.prune", self._prune, 3600.0, "drop job-run history past its retention")
+        self.jobs.add(
+            "store.prune",
+            self._prune,
+            s.retention.prune_seconds,
+            "age out ticks, order books and job runs; thin equity marks ([retention])",
+        )
         self.bus.publish(self._mode())
         if self.feed.source.simulated:
             # The simulator answers at once: the first paint can show prices.
@@ -216,10 +221,27 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
         await self._ready.wait()
 
     async def _prune(self) -> int:
-        if self.writer.store is None:
+        if self.writer.store is None or self.db is None:
             return 0
+        from ledgers import retention
+
+        now = self.clock.now()
         keep = timedelta(days=self.settings.engine.job_run_days)
-        return await self.writer.store.prune_job_runs(self.clock.now() - keep)
+        runs = await self.writer.store.prune_job_runs(now - keep)
+        r = self.settings.retention
+        policy = retention.Policy(
+            r.tickers_days, r.books_days, r.equity_hourly_after_days, r.equity_daily_after_days
+        )
+        pruned = await retention.prune(self.db, policy, now)
+        if pruned.rows:
+            log.info(
+                "pruned %d tickers, %d order books, %d equity marks; %d pages freed",
+                pruned.tickers,
+                pruned.books,
+                pruned.equity_marks,
+                pruned.pages_freed,
+            )
+        return runs + pruned.rows
 
     async def run_once(self) -> list[JobStatus]:
         """Run every job once, in order, after storage and trading are ready (``omc-engine

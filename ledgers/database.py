@@ -193,10 +193,14 @@ class SQLiteThread:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     for pragma in (
+        "busy_timeout=15000",  # writers queue for the lock (many commands at once) rather than fail
+        # Takes effect in a new database (before its first table, and before WAL is on):
+        # pruned pages go back to the file system a few at a time. An older file keeps its
+        # mode until `omc db vacuum`.
+        "auto_vacuum=INCREMENTAL",
         "journal_mode=WAL",
         "synchronous=NORMAL",
         "foreign_keys=ON",
-        "busy_timeout=15000",  # writers queue for the lock (many commands at once) rather than fail
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
