@@ -57,7 +57,26 @@ async def prune(db: Database, policy: Policy, now: datetime) -> Pruned:
         books = await prune_market_table(db, OrderBookSnapshot.__table__, cutoff, policy.batch)
     marks = await thin_equity_marks(db, policy, now)
     pages = await reclaim(db) if tickers + books + marks else 0
+    await refresh_estimates(db)
     return Pruned(tickers, books, marks, pages)
+
+
+async def refresh_estimates(db: Database) -> None:
+    """Keep SQLite's row estimates (``sqlite_stat1``) fresh for ``omc db size``: ``ANALYZE``
+    reading a bounded sample of each index, not whole tables. PostgreSQL's autovacuum keeps
+    its own."""
+    thread = db.sqlite_thread()
+    if thread is None:
+        return
+
+    def run() -> None:
+        with thread.engine.connect() as conn:
+            raw = conn.connection.dbapi_connection
+            assert raw is not None
+            raw.executescript("PRAGMA analysis_limit = 1000; ANALYZE;")
+
+    async with thread.turn():
+        await thread.call(run)
 
 
 async def prune_market_table(db: Database, table: Table, before: datetime, batch: int) -> int:
