@@ -5,11 +5,13 @@ reads (the period is fixed when the scope is confirmed, so it reads the same row
 resume). The user is asked three times at most, each an ``interrupt``: to confirm the scope,
 to answer a question when the goal names nothing researchable, and to approve or reject a
 proposal. A result's id is given from a counter in the state, so a node that runs again
-after a crash records the same ids and nothing twice.
+after a crash records the same ids and nothing twice. The studies run in a worker thread: on
+a year of bars they take tenths of a second, which the engine's event loop owes the desk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import operator
 from collections.abc import Awaitable, Callable, Mapping
@@ -103,13 +105,35 @@ def _scope(state: LabState) -> Scope:
     return Scope.from_json(state["scope"])
 
 
+async def _read(
+    runtime: Runtime, rec: _Recorder, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]
+) -> Any:
+    """What the port returned for ``key`` in this run: asked once, so each node that needs the
+    scope's rows reads them without the port fetching and converting them again."""
+    if key not in runtime.cache:
+        rec.step()
+        runtime.cache[key] = await read()
+    return runtime.cache[key]
+
+
 async def _candles(runtime: Runtime, rec: _Recorder, scope: Scope) -> Any:
     since, until = scope.window()
     key = ("candles", scope.symbol, scope.timeframe, since, until)
-    if key not in runtime.cache:
-        rec.step()
-        runtime.cache[key] = await runtime.port.candles(scope.symbol, scope.timeframe, since, until)
-    return runtime.cache[key]
+    return await _read(
+        runtime, rec, key, lambda: runtime.port.candles(scope.symbol, scope.timeframe, since, until)
+    )
+
+
+async def _human(runtime: Runtime, rec: _Recorder, scope: Scope) -> Any:
+    since, until = scope.window()
+    key = ("human", scope.base, since, until)
+    return await _read(runtime, rec, key, lambda: runtime.port.human(scope.base, since, until))
+
+
+async def _catalysts(runtime: Runtime, rec: _Recorder, scope: Scope) -> Any:
+    since, until = scope.window()
+    key = ("catalysts", scope.base, since, until)
+    return await _read(runtime, rec, key, lambda: runtime.port.catalysts(scope.base, since, until))
 
 
 _SCOPE_TOOL = {
@@ -162,6 +186,10 @@ async def _model_scope(runtime: Runtime, goal: str, scope: Scope, symbols: list[
     except ScopeError as exc:
         await _say(runtime, "scope", f"the model's scope was refused ({exc}); read by rule")
         return scope
+
+
+async def _train(runtime: Runtime, candles: Any) -> tuple[dict[str, Any], dict[str, float]]:
+    return await asyncio.to_thread(studies.train, candles, fee_bps=runtime.fee_bps)
 
 
 def _strategy(candidate: Mapping[str, Any]) -> str:
@@ -225,15 +253,13 @@ def build(runtime: Runtime) -> Any:
         found = await rec.record("candles", args, studies.market_summary(candles))
         await _say(runtime, "retrieve", f"{len(candles):,} {scope.timeframe} bars ({found})")
         if scope.sentiment:
-            rec.step()
-            items = await runtime.port.human(scope.base, since, until)
+            items = await _human(runtime, rec, scope)
             found = await rec.record(
                 "human", {"currency": scope.base, **window}, studies.human_summary(items)
             )
             await _say(runtime, "retrieve", f"{len(items):,} news and social items ({found})")
         if scope.catalysts:
-            rec.step()
-            events = await runtime.port.catalysts(scope.base, since, until)
+            events = await _catalysts(runtime, rec, scope)
             found = await rec.record(
                 "catalysts", {"currency": scope.base, **window}, studies.catalyst_summary(events)
             )
@@ -246,30 +272,25 @@ def build(runtime: Runtime) -> Any:
         guard()
         rec = _Recorder(runtime, state, "analyse")
         scope = _scope(state)
-        since, until = scope.window()
         candles = await _candles(runtime, rec, scope)
         per_year = 365 * 86400 / seconds(scope.timeframe)
         try:
-            found = studies.indicators(candles, per_year)
+            found = await asyncio.to_thread(studies.indicators, candles, per_year)
         except studies.NotEnoughData as exc:
             await _say(runtime, "analyse", f"no indicators: {exc}")
             return rec.update(notes=[f"indicators skipped: {exc}"])
         result_id = await rec.record("indicators", {"symbol": scope.symbol}, found)
         await _say(runtime, "analyse", f"RSI, MACD, Bollinger bands, volatility ({result_id})")
         if scope.sentiment:
-            rec.step()
-            items = await runtime.port.human(scope.base, since, until)
-            result_id = await rec.record(
-                "sentiment_alignment", {"currency": scope.base}, studies.sentiment(candles, items)
-            )
+            items = await _human(runtime, rec, scope)
+            aligned = await asyncio.to_thread(studies.sentiment, candles, items)
+            result_id = await rec.record("sentiment_alignment", {"currency": scope.base}, aligned)
             await _say(runtime, "analyse", f"sentiment against forward returns ({result_id})")
         if scope.catalysts:
-            rec.step()
-            events = await runtime.port.catalysts(scope.base, since, until)
+            events = await _catalysts(runtime, rec, scope)
             if events:
-                result_id = await rec.record(
-                    "event_study", {"currency": scope.base}, studies.catalysts(candles, events)
-                )
+                study = await asyncio.to_thread(studies.catalysts, candles, events)
+                result_id = await rec.record("event_study", {"currency": scope.base}, study)
                 await _say(runtime, "analyse", f"event study ({result_id})")
         return rec.update()
 
@@ -279,7 +300,7 @@ def build(runtime: Runtime) -> Any:
         scope = _scope(state)
         candles = await _candles(runtime, rec, scope)
         try:
-            summary, signal = studies.train(candles, fee_bps=runtime.fee_bps)
+            summary, signal = await _train(runtime, candles)
         except (studies.NotEnoughData, ValueError) as exc:
             await _say(runtime, "train", f"no training: {exc}")
             return rec.update(notes=[f"training skipped: {exc}"])
@@ -299,7 +320,7 @@ def build(runtime: Runtime) -> Any:
         signal = runtime.cache.get(("signal", scope.symbol))
         trained = any(r["tool"] == "train" for r in state.get("results", {}).values())
         if signal is None and trained:  # resumed after a restart: train again, same data
-            _, signal = studies.train(await _candles(runtime, rec, scope), fee_bps=runtime.fee_bps)
+            _, signal = await _train(runtime, await _candles(runtime, rec, scope))
         window = (scope.symbol, scope.timeframe, since, until)
         specs = [BacktestSpec(*window, signal=signal or {}, key=f"{runtime.session}:signal")]
         specs += [

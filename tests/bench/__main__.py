@@ -13,6 +13,7 @@ from tests.bench import (
     collection,
     failover,
     first_paint,
+    lab,
     memory,
     order_path,
     persist,
@@ -34,6 +35,8 @@ BENCHES = {
     "attach_clients": attach.many_clients,
     "attach_tick": attach.attached_tick,
     "failover": failover.run,
+    "lab_run": lab.run_lab,
+    "lab_tick": lab.run_tick,
 }
 DEFAULT = [
     "first_paint",
