@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import hashlib
 import importlib
 import logging
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -45,6 +48,7 @@ class LabHost:
         self.store = SessionStore(engine.db)
         self.port = EnginePort(engine)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._keys: dict[tuple[Any, ...], Any] = {}  # model keys opened from the vault
         self._saver: Any = None
         self._saver_cm: Any = None
 
@@ -200,7 +204,7 @@ class LabHost:
 
         if not name:
             return NoModel()
-        return await _open_model(self._engine, name, meter)
+        return await _open_model(self._engine, name, meter, self._keys)
 
     async def _run(self, session_id: str, graph_input: Any) -> None:
         await asyncio.to_thread(importlib.import_module, "agents.graph")  # off the loop
@@ -357,9 +361,15 @@ def _view(row: dict[str, Any]) -> LabSessionView:
     )
 
 
-async def _open_model(engine: LocalEngine, name: str, meter: Any) -> Any:
+async def _open_model(
+    engine: LocalEngine, name: str, meter: Any, keys: dict[tuple[Any, ...], Any]
+) -> Any:
     """The session's model, with its key from the vault when the vault holds one (named
-    ``[lab] key``, else the provider: openai, anthropic…), opened with OMC_VAULT_PASSPHRASE."""
+    ``[lab] key``, else the provider: openai, anthropic…), opened with OMC_VAULT_PASSPHRASE.
+
+    An opened key is kept in ``keys`` until it is replaced or rotated: opening the vault
+    derives its key with scrypt, a quarter of a second, which a session would pay at its
+    start and at every resume. litellm loads (seconds, the first time) on a thread."""
     from pydantic import ValidationError
 
     from agents.models import ModelError, ModelSpec, UnpricedModel, open_model
@@ -378,14 +388,25 @@ async def _open_model(engine: LocalEngine, name: str, meter: Any) -> Any:
                 f"the key {key_name} is in the vault, which the engine opens only with "
                 f"{vault.PASSPHRASE_ENV}: set it where the engine runs"
             )
-        try:
-            key = (await vault.Vault.open(db, secret)).get(key_name)
-        except vault.VaultError as exc:
-            raise LabError(f"the vault did not open: {exc}") from None
-        base_url = stored[key_name].base_url or base_url
+        info = stored[key_name]
+        opener = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
+        version = (key_name, info.added_at, info.rotated_at, opener)
+        key = keys.get(version)
+        if key is None:
+            try:
+                key = (await vault.Vault.open(db, secret)).get(key_name)
+            except vault.VaultError as exc:
+                raise LabError(f"the vault did not open: {exc}") from None
+            keys.clear()  # an older version of a key is never used again
+            keys[version] = key
+        base_url = info.base_url or base_url
     try:
         spec = ModelSpec(model=name, api_key=key, base_url=base_url, timeout=lab.timeout)
-        return open_model(spec, meter)
+        first = "litellm" not in sys.modules
+        model = await asyncio.to_thread(open_model, spec, meter)
+        if first:
+            gc.freeze()  # litellm's few hundred thousand objects: no collection walks them
+        return model
     except ValidationError as exc:
         raise LabError(f"model {name!r}: {exc.errors()[0]['msg']}") from None
     except (UnpricedModel, ModelError) as exc:

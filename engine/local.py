@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from engine.api import (
@@ -22,7 +23,7 @@ from engine.key_commands import KeyCommands
 from engine.lab import LabCommands
 from engine.ledger_commands import LedgerCommands
 from engine.market import SPARK_POINTS, SPARK_TIMEFRAME, MarketFeed, candle_event
-from engine.simtime import remember, resume_point
+from engine.simtime import not_before_book, remember, sim_clock
 from engine.trading.commands import TradingCommands
 from engine.writer import WriteBehind
 from ledgers.clock import Clock, SimClock, WallClock
@@ -292,16 +293,8 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
         await self._open_trading(db)
 
     async def _clock_after_book(self, db: Database) -> None:
-        """A simulated clock resumes no earlier than anything stored on the simulated market:
-        time never runs backwards over a book, even when its remembered point was lost."""
-        if not isinstance(self.clock, SimClock):
-            return
-        from ledgers.queries import newest_on_market
-
-        newest = await newest_on_market(db, self.feed.venue)
-        if newest is not None and newest > self.clock.now():
-            log.info("simulated time moves on to %s, the newest stored on it", newest)
-            self.clock.not_before(newest)
+        if isinstance(self.clock, SimClock):
+            await not_before_book(self.clock, db, self.feed.venue)
 
     async def _open_trading(self, db: Database) -> None:
         from engine.trading.host import TradingHost, venue_keys
@@ -340,6 +333,9 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
         try:
             # Its libraries load on a thread: a third of a second the desk keeps painting in.
             await asyncio.to_thread(preload, self.settings.database_url())
+            # What the engine and the Lab loaded lives as long as the process: collections
+            # need not walk it (a full pass over it is a tenth of a second the desk waits).
+            gc.freeze()
             lab = LabHost(self)
             await lab.open()
         except Exception as exc:  # trading and data keep running; the Lab says why it cannot
@@ -494,10 +490,7 @@ class LocalEngine(LedgerCommands, TradingCommands, LabCommands, KeyCommands):
 
             if self._clock_override is None:
                 # A sped-up market continues where it left off rather than back at wall time.
-                now = datetime.now(UTC)
-                reached = resume_point(s.database_url())
-                start = reached if reached is not None and reached > now else now
-                self.clock = SimClock(s.sim.speed, start=start)
+                self.clock = sim_clock(s.database_url(), s.sim.speed)
             source = SimMarket(
                 s.sim.seed, s.sim.symbols, s.market.quote, self.clock, s.sim.tick_seconds
             )

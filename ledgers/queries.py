@@ -84,9 +84,10 @@ async def iter_candles(
     venue: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    chunk: int = 5000,
+    chunk: int = 1000,
 ) -> AsyncIterator[Candle]:
-    """Stream bars oldest first without loading them all."""
+    """Stream bars oldest first without loading them all (a chunk at a time: the event loop
+    turns between chunks, so a year of bars never stalls a desk for long)."""
     c = schema.Candle
     stmt = select(c).where(c.symbol == symbol, c.timeframe == timeframe)
     if venue:

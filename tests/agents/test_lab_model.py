@@ -148,3 +148,28 @@ async def test_a_locked_vault_is_said_before_anything_runs(
         assert scripted.received == []
     finally:
         await engine.stop()
+
+
+async def test_a_replaced_key_is_used_from_the_next_session_on(
+    db_url: str, scripted: ScriptedModel, unlocked: None
+) -> None:
+    """The engine keeps an opened key (no scrypt per session) until the vault's key changes."""
+    engine = await _engine(db_url, scripted, budget=None)
+    try:
+        scope = ToolCalls(
+            (("set_scope", json.dumps(SCOPE)),), prompt_tokens=10, completion_tokens=5
+        )
+        scripted.script(scope, scope)
+        first = await engine.lab_start("is ether worth trading?")
+        await settled(engine, first.id, "waiting")
+        assert engine.db is not None
+        vault = await Vault.open(engine.db, SecretStr(PASSPHRASE))
+        await vault.add("openai", SecretStr("sk-test-replaced-0b9d"), kind="model")
+        second = await engine.lab_start("is ether worth trading?")
+        await settled(engine, second.id, "waiting")
+        assert [r.headers["authorization"] for r in scripted.received] == [
+            f"Bearer {KEY}",
+            "Bearer sk-test-replaced-0b9d",
+        ]
+    finally:
+        await engine.stop()
