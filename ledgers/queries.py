@@ -17,17 +17,15 @@ _TABLES = {m.class_.__tablename__: m.class_ for m in schema.Base.registry.mapper
 
 
 async def table_stats(db: Database) -> list[tuple[str, int, datetime | None]]:
-    """Rows and newest timestamp of every ledger table."""
-    out = []
+    """Rows and newest timestamp of every ledger table (one statement, one round trip)."""
+    columns = []
+    for name, ts_col in schema.LEDGER_TABLES.items():
+        model = _TABLES[name]
+        columns.append(select(func.count()).select_from(model).scalar_subquery())
+        columns.append(select(func.max(getattr(model, ts_col))).scalar_subquery())
     async with db.engine.connect() as conn:
-        for name, ts_col in schema.LEDGER_TABLES.items():
-            model = _TABLES[name]
-            col = getattr(model, ts_col)
-            rows, newest = (
-                await conn.execute(select(func.count(), func.max(col)).select_from(model))
-            ).one()
-            out.append((name, int(rows), newest))
-    return out
+        row = (await conn.execute(select(*columns))).one()
+    return [(name, int(row[2 * i]), row[2 * i + 1]) for i, name in enumerate(schema.LEDGER_TABLES)]
 
 
 async def recent_candles(
@@ -219,10 +217,14 @@ async def iter_rows(
     until: datetime | None = None,
     search: str | None = None,
     symbol: str | None = None,
-    chunk: int = 5000,
+    simulated: bool | None = None,
+    chunk: int = 1000,
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """Every matching row, newest first, streamed (for exports)."""
-    stmt = _filtered(table, since=since, until=until, search=search, symbol=symbol)
+    """Every matching row, newest first, streamed (for exports, and studies): a chunk at a
+    time, so the event loop turns between chunks."""
+    stmt = _filtered(
+        table, since=since, until=until, search=search, symbol=symbol, simulated=simulated
+    )
     async with db.engine.connect() as conn:
         result = await conn.stream(stmt.execution_options(yield_per=chunk))
         async for r in result:

@@ -114,7 +114,7 @@ CATALYSTS = _Table(
     (7,),
 )
 
-BIG_BATCH = 20_000
+BIG_BATCH = 500  # rows: a batch this big is made ready on a thread, not on the event loop
 
 
 def tick_row(t: Tick) -> tuple[Any, ...]:

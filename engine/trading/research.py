@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -32,6 +33,7 @@ _BACKTESTS = BacktestRow.__table__
 _DEPLOYMENTS = DeploymentRow.__table__
 CURVE_POINTS = 200
 MAX_BARS = 2_000_000
+BARS_KEPT_SECONDS = 30.0  # how long a past window's bars are reused between backtests
 
 
 class NoBars(TradingError):
@@ -79,6 +81,9 @@ class Research:
         self.slippage_bps = slippage_bps
         self.allocation = allocation
         self._curves: dict[str, tuple[tuple[datetime, float], ...]] = {}
+        # Closed bars of a past window, kept briefly: a Lab study backtests one window five
+        # times, and a year of bars read again each time is seconds the desk waits on.
+        self._bars: dict[tuple[Any, ...], tuple[float, Bars]] = {}
 
     @staticmethod
     def strategies() -> list[StrategyInfo]:
@@ -106,6 +111,10 @@ class Research:
             rows = await queries.recent_candles(self.db, self.venue(), symbol, timeframe, limit + 1)
             candles = [c for c in rows if c.ts < end and (since is None or c.ts >= since)]
         else:
+            key = (self.venue(), symbol, timeframe, since, end)
+            kept = self._bars.get(key)
+            if kept is not None and time.monotonic() - kept[0] < BARS_KEPT_SECONDS:
+                return kept[1]
             candles = []
             async for c in queries.iter_candles(
                 self.db, symbol, timeframe, venue=self.venue(), since=since, until=end
@@ -113,6 +122,11 @@ class Research:
                 candles.append(c)
                 if len(candles) > MAX_BARS:
                     raise TradingError(f"more than {MAX_BARS:,} bars: narrow --from/--to")
+            bars = await asyncio.to_thread(Bars.from_candles, candles, symbol, timeframe, step)
+            now = time.monotonic()
+            self._bars = {k: v for k, v in self._bars.items() if now - v[0] < BARS_KEPT_SECONDS}
+            self._bars[key] = (now, bars)
+            return bars
         return Bars.from_candles(candles, symbol, timeframe, step)
 
     async def backtest(
@@ -301,7 +315,9 @@ class Research:
             "deployed_at": self.now(),
         }
         async with self.db.engine.begin() as conn:
-            found = (await conn.execute(select(_DEPLOYMENTS.c.name).where(*_key(book, name)))).first()
+            found = (
+                await conn.execute(select(_DEPLOYMENTS.c.name).where(*_key(book, name)))
+            ).first()
             if found:
                 await conn.execute(update(_DEPLOYMENTS).where(*_key(book, name)).values(**values))
             else:

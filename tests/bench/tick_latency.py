@@ -33,9 +33,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(
-    background: Callable[[], Awaitable[None]] | None = None, *, attached: bool = False
+    background: Callable[[], Awaitable[None]] | None = None,
+    *,
+    attached: bool = False,
+    prepare: Callable[[LocalEngine], Awaitable[None]] | None = None,
 ) -> dict[str, object]:
-    """``attached``: the desk on a RemoteEngine, the engine listening in this process."""
+    """``attached``: the desk on a RemoteEngine, the engine listening in this process.
+    ``prepare`` runs on the ready engine before anything is measured; ``background`` runs
+    while it is."""
     with tempfile.TemporaryDirectory() as tmp:
         s = config.load(
             Path(tmp) / "none.toml",
@@ -62,6 +67,8 @@ async def measure(
         app = DeskApp(desk_engine, s.desk)  # type: ignore[arg-type]
         async with app.run_test(size=(160, 48)) as pilot:
             await engine.wait_ready()
+            if prepare is not None:
+                await prepare(engine)
             await pilot.pause(0.5)
             watchlist = app.query_one(Watchlist)
             base = {r.symbol: r.quote for r in engine.snapshot().watchlist if r.quote}
