@@ -36,6 +36,10 @@ CANDIDATE_RULES: tuple[tuple[str, dict[str, str]], ...] = (
 )
 
 
+class NoBars(ValueError):
+    """The scope's market has no bars in its period: there is nothing to study."""
+
+
 class StepLimit(RuntimeError):
     """A node asked the port more than ``MAX_STEPS`` times."""
 
@@ -249,6 +253,12 @@ def build(runtime: Runtime) -> Any:
         since, until = scope.window()
         window = {"since": since.isoformat(), "until": until.isoformat()}
         candles = await _candles(runtime, rec, scope)
+        if not candles:  # nothing to study: said plainly, not as a failed backtest later
+            raise NoBars(
+                f"no {scope.timeframe} bars of {scope.symbol} from {runtime.port.venue} over "
+                f"the last {scope.days} days: the engine keeps them as it runs (and backfills "
+                "where the venue serves history); the simulated market (--sim) has them now"
+            )
         args = {"symbol": scope.symbol, "timeframe": scope.timeframe, **window}
         found = await rec.record("candles", args, studies.market_summary(candles))
         await _say(runtime, "retrieve", f"{len(candles):,} {scope.timeframe} bars ({found})")

@@ -245,7 +245,8 @@ class LabHost:
             await self._set(session_id, "stopped", str(exc), error=str(exc))
             return
         except Exception as exc:  # a failed run is kept, with why, and may be resumed
-            log.exception("Lab session %s failed", session_id)
+            expected = isinstance(exc, ValueError)  # a study with nothing to study, say
+            log.error("Lab session %s failed: %s", session_id, exc, exc_info=not expected)
             await self._spend(session_id, meter)
             await self._set(session_id, "failed", f"failed: {exc}", error=str(exc))
             return

@@ -17,7 +17,9 @@ from engine.lab import LabError
 from engine.local import LocalEngine
 from ledgers.clock import ManualClock
 
-GOAL = "Is there a tradable edge in ETH/AUD on 4h over the last 60 days? Use sentiment and catalysts."
+GOAL = (
+    "Is there a tradable edge in ETH/AUD on 4h over the last 60 days? Use sentiment and catalysts."
+)
 
 
 @pytest.fixture
@@ -121,3 +123,28 @@ async def test_bad_commands_get_clear_errors(engine: LocalEngine) -> None:
     assert cancelled.status == "cancelled"
     with pytest.raises(LabError, match="already cancelled"):
         await engine.lab_cancel(view.id)
+
+
+async def test_a_market_with_no_bars_is_said_plainly(db_url: str) -> None:
+    """Offline on the real venue, with nothing collected yet: the study stops at once and
+    says why and what to do, rather than failing a backtest later."""
+    s = config.load(None, sim={"enabled": False}, database={"url": db_url})
+    s.sources.enabled = False
+    engine = LocalEngine(
+        s, clock=ManualClock(datetime(2026, 11, 20, 9, 30, tzinfo=UTC)), schedule=False
+    )
+    await engine.start()
+    await engine.wait_ready()
+    await asyncio.wait_for(engine._lab_ready.wait(), 60)
+    try:
+        view = await engine.lab_start("ETH/AUD 1h over the last 30 days")
+        await settled(engine, view.id, "waiting")
+        await engine.lab_answer(view.id, "yes")
+        view = await settled(engine, view.id, "failed")
+        assert view.error is not None
+        assert "no 1h bars of ETH/AUD from coinspot over the last 30 days" in view.error
+        assert "--sim" in view.error
+        tools = [r["tool"] for r in (await engine.lab_detail(view.id)).results.values()]
+        assert "backtest" not in tools and "train" not in tools
+    finally:
+        await engine.stop()
