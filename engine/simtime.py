@@ -13,10 +13,15 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.paths import write_whole
+from ledgers.clock import SimClock
+
+if TYPE_CHECKING:
+    from ledgers.database import Database
 
 log = logging.getLogger("omc.engine")
 
@@ -38,6 +43,25 @@ def resume_point(database_url: str) -> datetime | None:
         return datetime.fromisoformat(saved[_key(database_url)])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def sim_clock(database_url: str, speed: float) -> SimClock:
+    """The simulated market's clock on this database: wall time, or where a sped-up market
+    left off when that is later."""
+    now = datetime.now(UTC)
+    reached = resume_point(database_url)
+    return SimClock(speed, start=reached if reached is not None and reached > now else now)
+
+
+async def not_before_book(clock: SimClock, db: Database, market: str) -> None:
+    """A simulated clock resumes no earlier than anything stored on the simulated market:
+    time never runs backwards over a book, even when its remembered point was lost."""
+    from ledgers.queries import newest_on_market
+
+    newest = await newest_on_market(db, market)
+    if newest is not None and newest > clock.now():
+        log.info("simulated time moves on to %s, the newest stored on it", newest)
+        clock.not_before(newest)
 
 
 def remember(database_url: str, reached: datetime) -> None:
