@@ -80,7 +80,7 @@ ACTIONS: tuple[DeskAction, ...] = (
         "A",
         "lab",
         "Lab",
-        "The Lab: research a goal, read its traced report, approve what it proposes",
+        "The Lab: research a goal; traced reports; proposals",
         footer=False,
     ),
     DeskAction(
@@ -88,7 +88,7 @@ ACTIONS: tuple[DeskAction, ...] = (
         "K",
         "settings",
         "Settings & keys",
-        "The engine's settings, and the vault's model and venue keys: add, remove, rotate",
+        "Settings, and the vault of model and venue keys",
         footer=False,
     ),
     DeskAction(

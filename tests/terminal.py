@@ -6,7 +6,7 @@ import fcntl
 import os
 import pty
 import re
-import select
+import selectors
 import signal
 import struct
 import subprocess
@@ -47,8 +47,7 @@ class Terminal:
         """Seconds from launch until ``pattern`` appears in the plain text painted, or None."""
         deadline = time.perf_counter() + timeout
         while time.perf_counter() < deadline:
-            ready, _, _ = select.select([self.master], [], [], 0.01)
-            if ready:
+            if self._readable(0.01):
                 try:
                     chunk = os.read(self.master, 65536)
                 except OSError:
@@ -61,12 +60,18 @@ class Terminal:
     def drain(self, seconds: float) -> None:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
-            ready, _, _ = select.select([self.master], [], [], 0.1)
-            if ready:
+            if self._readable(0.1):
                 try:
                     os.read(self.master, 65536)
                 except OSError:
                     return
+
+    def _readable(self, timeout: float) -> bool:
+        # A selector, not select(): a test process that has opened many files may hand the
+        # terminal a descriptor past select()'s limit of 1024.
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.master, selectors.EVENT_READ)
+            return bool(selector.select(timeout))
 
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
