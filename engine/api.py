@@ -25,16 +25,13 @@ from engine.events import (
     QuoteEvent,
     TradingEvent,
 )
+from engine.unavailable import EngineUnavailable as EngineUnavailable
 from ledgers.timeframes import TIMEFRAMES
 
 TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)
 
 if TYPE_CHECKING:  # the scheduler's module stays off the desk's first frame
     from engine.jobs import JobStatus  # the chart's timeframes, shortest first
-
-
-class EngineUnavailable(Exception):
-    """The engine cannot be started or reached (owned elsewhere, unreachable): says why."""
 
 
 class OHLCV(Protocol):

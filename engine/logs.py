@@ -7,8 +7,10 @@ import logging
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine.events import Event, JobEvent, to_json
+if TYPE_CHECKING:
+    from engine.events import Event
 
 
 class JsonFormatter(logging.Formatter):
@@ -57,6 +59,8 @@ def configure(level: str = "INFO", file: Path | None = None) -> None:
 
 def log_event(logger: logging.Logger, event: Event) -> None:
     """Log an engine event as structured data (quotes stay out: they would flood the log)."""
+    from engine.events import JobEvent, to_json
+
     level = (
         logging.WARNING if isinstance(event, JobEvent) and event.status == "error" else logging.INFO
     )

@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Numeric, String
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -49,7 +48,20 @@ def to_sqlite_ts(value: datetime) -> str:
     return value.astimezone(UTC).strftime(SQLITE_TS_FORMAT)
 
 
-PortableJSON: Any = JSON().with_variant(JSONB(), "postgresql")
+class _JSONB(TypeDecorator[Any]):
+    """PostgreSQL's JSONB, whose dialect loads only when a PostgreSQL database is used (a
+    command on SQLite does not pay for importing it)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        from sqlalchemy.dialects.postgresql import JSONB
+
+        return dialect.type_descriptor(JSONB())
+
+
+PortableJSON: Any = JSON().with_variant(_JSONB(), "postgresql")
 
 
 class Money(TypeDecorator[Decimal]):

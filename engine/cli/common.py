@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import re
@@ -59,8 +60,10 @@ class CommandFailed(Exception):
 # -- options ---------------------------------------------------------------------------------
 
 
+@functools.cache
 def global_options() -> argparse.ArgumentParser:
-    """The parent parser of the top level and of every command.
+    """The parent parser of the top level and of every command (one, shared: a parent's
+    options are copied into each child, so making it forty times only cost start-up).
 
     Its defaults are SUPPRESS, so a command's copy of an option that was not typed after the
     command leaves the value typed before it alone.
@@ -74,6 +77,7 @@ def global_options() -> argparse.ArgumentParser:
     return p
 
 
+@functools.cache
 def _json_option() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="JSON for scripts: exact decimal strings")
@@ -328,6 +332,7 @@ def with_engine(
     *,
     market: bool = False,
     any_book: bool = False,
+    alone: Callable[[Any], Awaitable[Any]] | None = None,
 ) -> Any:
     """Run ``work`` on the engine that owns the database, or on one of its own for the
     command's duration (holding the lease, without a scheduler).
@@ -335,17 +340,26 @@ def with_engine(
     Either way an order from the command line takes exactly the desk's path: the same risk
     guard, broker and book. ``market`` loads instruments and quotes first (an own engine).
     ``any_book`` work does not touch a book (the vault, say), so an owner trading another
-    book does it too.
+    book does it too. ``alone`` answers what ``work`` would from the database itself when no
+    engine listens on it: a read that needs no engine of its own, so none is started.
     """
 
     async def main() -> Any:
         from engine.service.lease import LeaseLost, acquire_or_wait, lease_for
-        from engine.service.owner import OwningEngine
+
+        url = settings.database_url()
+        # The owner's published address is read first: a command it can answer is a thin
+        # client of it, and loads nothing of the database layer.
+        owner = await listening_owner(url)
+        if owner is not None:
+            with contextlib.suppress(_OwnerGone):  # gone meanwhile: look again below
+                return await _through_owner(owner, settings, work, any_book=any_book)
+        if alone is not None:
+            return await _on_db(url, alone, upgrade=True)
 
         async def nothing(db: Any) -> None:
             return None
 
-        url = settings.database_url()
         # The engine retries a database it cannot open for ever; a command says so at once.
         await _on_db(url, nothing, upgrade=True)
         loop = asyncio.get_running_loop()
@@ -374,6 +388,8 @@ def with_engine(
                         f"the engine that owns the database ({owner.who}) does not answer"
                     ) from None
                 await asyncio.sleep(0.2)
+        from engine.service.owner import OwningEngine
+
         engine = OwningEngine(settings, schedule=False, lease=lease)
         await engine.start()
         try:
@@ -385,6 +401,23 @@ def with_engine(
             await engine.stop()
 
     return asyncio.run(main())
+
+
+async def listening_owner(url: str) -> OwnerRecord | None:
+    """The engine that owns the database and listens, as it published itself; None when none
+    does, or when the database cannot say (the slower path then tells why)."""
+    from engine.service.lease import lease_for
+
+    lease = lease_for(url)
+    try:
+        owner = await lease.owner()
+    except (OSError, TimeoutError) as exc:  # a server that cannot be reached is said at once
+        raise CommandFailed(database_problem(exc, url)) from None
+    except Exception:  # a database without the members' table yet, say
+        return None
+    finally:
+        await lease.release()
+    return owner if owner is not None and owner.address else None
 
 
 OWNER_PATIENCE = 60.0  # seconds a command waits for another command holding the database

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from engine.cli import common
 
 if TYPE_CHECKING:
     from engine import config
+    from engine.cli.common import Engine
 
 
 def add_commands(sub: common.SubParsers) -> None:
@@ -17,10 +19,19 @@ def add_commands(sub: common.SubParsers) -> None:
     common.command(ledger, "stats", ledger_stats, "rows and newest timestamp per table", json=True)
 
 
-def ledger_stats(args: argparse.Namespace, settings: config.Settings) -> int:
+async def _asked(engine: Engine) -> list[tuple[str, int, datetime | None]]:
+    return [(s.table, s.rows, s.newest) for s in await engine.ledger_stats()]
+
+
+async def _counted(db: Any) -> list[tuple[str, int, datetime | None]]:
     from ledgers import queries
 
-    rows = common.with_db(settings, queries.table_stats)
+    return await queries.table_stats(db)
+
+
+def ledger_stats(args: argparse.Namespace, settings: config.Settings) -> int:
+    # The engine that owns the database answers when one listens; else the database itself.
+    rows = common.with_engine(settings, _asked, any_book=True, alone=_counted)
     if args.json:
         print(
             json.dumps(

@@ -87,8 +87,12 @@ class Steps:
 
 async def steps(engine: Engine, symbols: Iterable[str]) -> Steps:
     """What the engine's market knows of these symbols (nothing, offline on a real venue)."""
+    return _steps(await engine.instrument_steps(sorted(set(symbols))))
+
+
+def _steps(known: Iterable[Any]) -> Steps:
     found = Steps()
-    for s in await engine.instrument_steps(sorted(set(symbols))):
+    for s in known:
         if s.amount_step:
             found.amounts[s.symbol] = s.amount_step
         if s.price_step:
@@ -187,11 +191,24 @@ def cancel_orders(args: argparse.Namespace, settings: config.Settings) -> int:
 def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
     async def work(engine: Engine) -> Any:
         view = await engine.trading()
-        return view, await steps(engine, (p.symbol for p in view.positions))
+        return view.positions, await steps(engine, (p.symbol for p in view.positions))
 
-    view, step = common.with_engine(settings, work, market=_marks_from_market(settings))
+    async def alone(db: Any) -> Any:
+        from engine.trading.positions import read_positions
+
+        positions, known = await read_positions(settings, db)
+        return positions, _steps(known)
+
+    # A paper book reads the same from the database as from an engine; a live book is the
+    # venue's, which only an engine reconciles with.
+    positions, step = common.with_engine(
+        settings,
+        work,
+        market=_marks_from_market(settings),
+        alone=alone if settings.trading.mode == "paper" else None,
+    )
     if args.json:
-        common.dump(view.positions)
+        common.dump(positions)
         return 0
     rows = [
         [
@@ -203,7 +220,7 @@ def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
             money(p.unrealized),
             money(p.realized),
         ]
-        for p in view.positions
+        for p in positions
     ]
     common.say_book(settings)
     common.table(["symbol", "qty", "avg cost", "mark", "value", "unrealized", "realized"], rows)

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.api import EngineUnavailable
+from engine.unavailable import EngineUnavailable
 
 log = logging.getLogger("omc.service")
 
@@ -67,6 +67,11 @@ def kind_of(url: str) -> str:
 
 def sqlite_path(url: str) -> Path:
     """The database file of a ``sqlite+aiosqlite:///…`` URL."""
+    from ledgers.urls import sqlite_file
+
+    file = sqlite_file(url)  # the plain forms, read without loading SQLAlchemy
+    if file is not None and "%" not in url:  # SQLAlchemy unquotes an escaped path
+        return file.resolve()
     from sqlalchemy.engine import make_url
 
     database = make_url(url).database

@@ -9,13 +9,13 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from engine.api import LotView, OrderPreview, OrderResult, PositionView, TradingView
+from engine.api import LotView, OrderPreview, OrderResult, TradingView
 from engine.config import Settings, normalize_symbol
 from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
 from engine.trading.books import book_id
-from engine.trading.messages import fill_event, order_event
-from engine.trading.model import ZERO, OrderRequest, OrderState, Position
+from engine.trading.messages import fill_event, order_event, position_view
+from engine.trading.model import ZERO, OrderRequest, OrderState
 from engine.trading.portfolio import CostMethod
 from engine.trading.research import Research
 from engine.trading.store import TradingStore
@@ -243,19 +243,6 @@ class TradingHost:
             quote=self.settings.market.quote,
             tz=self.settings.trading.tax_timezone,
         )
-
-
-def position_view(p: Position) -> PositionView:
-    return PositionView(
-        p.symbol,
-        p.quantity,
-        p.average_cost,
-        p.cost,
-        p.mark,
-        p.market_value,
-        p.unrealized,
-        p.realized,
-    )
 
 
 def _summary(order: Any) -> str:

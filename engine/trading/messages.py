@@ -1,9 +1,10 @@
-"""Trading objects as the engine's events: what the bus carries to desks and attach clients."""
+"""Trading objects as the engine's events and views: what desks and attach clients are sent."""
 
 from __future__ import annotations
 
+from engine.api import PositionView
 from engine.events import FillEvent, OrderEvent, RiskEvent
-from engine.trading.model import Fill, Order
+from engine.trading.model import Fill, Order, Position
 from engine.trading.risk import RiskDecision
 
 
@@ -57,4 +58,17 @@ def risk_event(decision: RiskDecision, message: str) -> RiskEvent:
         decision.side,
         decision.origin,
         decision.client_id,
+    )
+
+
+def position_view(p: Position) -> PositionView:
+    return PositionView(
+        p.symbol,
+        p.quantity,
+        p.average_cost,
+        p.cost,
+        p.mark,
+        p.market_value,
+        p.unrealized,
+        p.realized,
     )

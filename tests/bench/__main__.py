@@ -10,6 +10,7 @@ from tests.bench import (
     attach,
     backtest,
     book_lock,
+    cli_speed,
     collection,
     failover,
     first_paint,
@@ -37,6 +38,7 @@ BENCHES = {
     "failover": failover.run,
     "lab_run": lab.run_lab,
     "lab_tick": lab.run_tick,
+    "cli_speed": cli_speed.run,
 }
 DEFAULT = [
     "first_paint",

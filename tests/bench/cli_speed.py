@@ -1,0 +1,163 @@
+"""Wall time of ``omc positions --json`` and ``omc ledger stats --json`` from the shell: a real
+process each run, with no engine on the database, and through a running ``omc-engine --sim``
+that owns it (the command is then a thin client of the engine).
+
+Targets: ≤ 0.4 s with no owner, ≤ 0.25 s through an owner (median of 7 runs after a warm-up,
+the commands interleaved so a busy machine slows each alike). ``positions_sim_no_owner`` holds
+a position on the simulated market, which the simulator must price: it has no target.
+
+Bytecode is cached in the run's own folder, as an installed ``omc`` has it: with
+PYTHONDONTWRITEBYTECODE set, every start would compile the project's modules again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from tests.engine.test_headless import command
+from tests.terminal import omc_command
+
+RUNS = 7
+NO_OWNER_TARGET = 0.4
+OWNER_TARGET = 0.25
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    keep = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OMC_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
+    return {
+        **keep,
+        "XDG_CONFIG_HOME": str(tmp / "cfg"),
+        "XDG_DATA_HOME": str(tmp / "data"),
+        "PYTHONPYCACHEPREFIX": str(tmp / "pyc"),
+    }
+
+
+def _omc(env: dict[str, str], *args: str) -> float:
+    """Seconds from start to exit of one ``omc`` process; a failure stops the benchmark."""
+    start = time.perf_counter()
+    done = subprocess.run(omc_command(*args), capture_output=True, text=True, env=env, timeout=120)
+    took = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"omc {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return took
+
+
+def _owner(db: str, tmp: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``omc-engine --sim`` on ``db``, returned once it has published where it listens."""
+    with (tmp / "engine.log").open("w") as log:
+        proc = subprocess.Popen(
+            command("--sim", "--db", db, "--listen", "127.0.0.1:0"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+    record = Path(db.removeprefix("sqlite:///") + ".owner.json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"omc-engine exited {proc.returncode}")
+        try:
+            if json.loads(record.read_text()).get("address"):
+                return proc
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("omc-engine did not listen within 60 s")
+
+
+def _settled(pid: int, timeout: float = 60.0) -> None:
+    """Wait until a new engine has done its start-up work (collectors' first runs, history):
+    under a fifth of a core for two seconds running, so it does not compete with the timing."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():  # not Linux: a fixed wait instead
+        time.sleep(10)
+        return
+
+    def cpu() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    quiet, last, deadline = 0, cpu(), time.monotonic() + timeout
+    while quiet < 2 and time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = cpu()
+        quiet = quiet + 1 if now - last < 0.2 else 0
+        last = now
+
+
+def _measure(env: dict[str, str], commands: dict[str, list[str]]) -> dict[str, list[float]]:
+    for argv in commands.values():
+        _omc(env, *argv)  # warm-up: bytecode cached, files in the page cache
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(RUNS):
+        for name, argv in commands.items():
+            times[name].append(_omc(env, *argv))
+    return times
+
+
+def _figure(name: str, times: list[float], target: float | None) -> dict[str, object]:
+    figure: dict[str, object] = {
+        "figure": f"{name}_s",
+        "p50": round(statistics.median(times), 3),
+        "max": round(max(times), 3),
+        "runs": len(times),
+    }
+    if target is not None:
+        figure["target"] = target
+    return figure
+
+
+def run() -> list[dict[str, object]]:
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        env = _env(tmp)
+        alone = f"sqlite:///{tmp / 'alone.db'}"
+        owned = f"sqlite:///{tmp / 'owned.db'}"
+        _omc(env, "--sim", "--db", alone, "order", "buy", "BTC", "0.01")  # a position to price
+        times = _measure(
+            env,
+            {
+                "positions_no_owner": ["--db", alone, "positions", "--json"],
+                "positions_sim_no_owner": ["--sim", "--db", alone, "positions", "--json"],
+                "ledger_stats_no_owner": ["--db", alone, "ledger", "stats", "--json"],
+            },
+        )
+        engine = _owner(owned, tmp, env)
+        try:
+            _omc(env, "--sim", "--db", owned, "order", "buy", "BTC", "0.01")
+            _settled(engine.pid)
+            times |= _measure(
+                env,
+                {
+                    "positions_through_owner": ["--sim", "--db", owned, "positions", "--json"],
+                    "ledger_stats_through_owner": ["--db", owned, "ledger", "stats", "--json"],
+                },
+            )
+        finally:
+            engine.send_signal(signal.SIGTERM)
+            engine.wait(timeout=30)
+    return [
+        _figure("positions_no_owner", times["positions_no_owner"], NO_OWNER_TARGET),
+        _figure("positions_sim_no_owner", times["positions_sim_no_owner"], None),
+        _figure("ledger_stats_no_owner", times["ledger_stats_no_owner"], NO_OWNER_TARGET),
+        _figure("positions_through_owner", times["positions_through_owner"], OWNER_TARGET),
+        _figure("ledger_stats_through_owner", times["ledger_stats_through_owner"], OWNER_TARGET),
+    ]
+
+
+if __name__ == "__main__":
+    for figure in run():
+        print(json.dumps({"bench": "cli_speed", **figure}), flush=True)

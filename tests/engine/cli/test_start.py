@@ -1,0 +1,198 @@
+"""A scripting command starts light: it loads what its work needs and nothing else.
+
+Which modules a start loads, not how long it takes, so the checks hold on any machine (the
+wall times are ``tests/bench/cli_speed.py``'s). With no engine on the database a command
+reads it without the desk, the simulator, the venues' exchange classes or the migrations;
+through the engine that owns it, a command is a thin client that loads no database layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import config
+from engine.cli import common
+from engine.simtime import remember
+from tests.engine.cli.shell import run_process
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# Runs ``omc ARGV`` in a fresh interpreter, then names every module the command loaded.
+PROBE = (
+    "import json, sys\n"
+    "from omc_tui.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "print(json.dumps({'code': code, 'modules': sorted(sys.modules)}), file=sys.stderr)\n"
+)
+
+# What no scripting command on a current database needs: the desk, the simulator and its
+# numpy, the venues' exchange classes, migrations, the scheduler and the engine itself.
+NEVER = (
+    "textual",
+    "omc_tui.app",
+    "numpy",
+    "ledgers.sources.sim",
+    "ccxt",
+    "alembic",
+    "apscheduler",
+    "engine.local",
+    "engine.service.owner",
+    "sqlalchemy.dialects.postgresql",
+)
+# Only the engine that owns the database needs its database layer.
+DATABASE = ("sqlalchemy", "aiosqlite", "ledgers.database", "ledgers.schema")
+
+
+def among(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if any(m == n or m.startswith(n + ".") for n in names))
+
+
+def probe_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("OMC_")}
+
+
+def report(stderr: str) -> dict[str, Any]:
+    return json.loads(stderr.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def loaded(*argv: str) -> tuple[str, set[str]]:
+    """The command's output and the modules it loaded."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=probe_env(),
+    )
+    found = report(done.stderr)
+    assert found["code"] == 0, done.stderr
+    return done.stdout, set(found["modules"])
+
+
+def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(
+    sqlite_url: str,
+) -> None:
+    assert run_process("db", "upgrade", "--db", sqlite_url)[0] == 0
+    for argv in (
+        ("ledger", "stats", "--json"),
+        ("positions", "--json"),
+        ("--sim", "positions", "--json"),  # an empty book: nothing for the simulator to price
+    ):
+        out, modules = loaded("--db", sqlite_url, *argv)
+        assert isinstance(json.loads(out), list)
+        assert among(modules, NEVER) == [], argv
+        assert among(modules, ("websockets", "engine.service.remote")) == [], argv
+
+
+def test_the_first_command_on_a_new_database_still_brings_its_schema_up(
+    sqlite_url: str,
+) -> None:
+    out, modules = loaded("--db", sqlite_url, "ledger", "stats", "--json")
+    assert "alembic" in modules and len(json.loads(out)) > 0
+    code, out, _ = run_process("db", "current", "--json", "--db", sqlite_url)
+    assert code == 0 and json.loads(out)["up_to_date"] is True
+
+
+def test_through_the_owning_engine_a_command_is_a_thin_client(sqlite_url: str) -> None:
+    from tests.service.test_attach import owner
+
+    async def scenario() -> list[tuple[str, set[str]]]:
+        engine = await owner(sqlite_url)
+        try:
+            bought = await engine.place_order("BTC/AUD", "buy", "0.01")
+            assert bought.accepted, bought.message
+            found = []
+            for argv in (
+                ("--sim", "positions", "--json"),
+                ("ledger", "stats", "--json"),  # not a book's: any book's owner answers it
+            ):
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-c",
+                    PROBE,
+                    "--db",
+                    sqlite_url,
+                    *argv,
+                    cwd=ROOT,
+                    env=probe_env(),
+                    stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.PIPE,
+                )
+                out, err = await asyncio.wait_for(proc.communicate(), 120)
+                answer = report(err.decode())
+                assert answer["code"] == 0, err.decode()
+                found.append((out.decode(), set(answer["modules"])))
+            return found
+        finally:
+            await engine.stop()
+
+    (positions, modules), (stats, more) = asyncio.run(scenario())
+    assert [p["symbol"] for p in json.loads(positions)] == ["BTC/AUD"]
+    assert {"table": "fills", "rows": 1} in [
+        {k: row[k] for k in ("table", "rows")} for row in json.loads(stats)
+    ]
+    for found in (modules, more):
+        assert "engine.service.remote" in found  # it did ask the engine
+        assert among(found, NEVER + DATABASE) == []
+
+
+def test_positions_read_without_an_engine_are_the_engines_figures(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulated clock stands still (a microsecond a second from a remembered point in
+    # mid-second), so the engine and the read price the book at the same simulated tick.
+    still = {"OMC_SIM__SPEED": "0.000001"}
+    monkeypatch.setenv("OMC_SIM__SPEED", still["OMC_SIM__SPEED"])
+    settings = config.load(None, sim={"enabled": True}, database={"url": sqlite_url})
+    when = common.parse_when("2027-03-01T10:00:00.5", "at")
+    assert when is not None
+    remember(settings.database_url(), when)
+    for side, symbol, qty in (
+        ("buy", "BTC/AUD", "0.01"),
+        ("buy", "ETH/AUD", "0.2"),
+        ("sell", "BTC/AUD", "0.004"),
+    ):
+        code, out, err = run_process(
+            "--sim", "--db", sqlite_url, "order", side, symbol, qty, env=still
+        )
+        assert code == 0, out + err
+
+    async def through_an_engine(engine: Any) -> Any:
+        from engine.cli.trading import steps
+
+        view = await engine.trading()
+        return list(view.positions), await steps(engine, (p.symbol for p in view.positions))
+
+    async def read(db: Any) -> Any:
+        from engine.cli.trading import _steps
+        from engine.trading.positions import read_positions
+
+        positions, known = await read_positions(settings, db)
+        return positions, _steps(known)
+
+    engine_positions, engine_steps = common.with_engine(settings, through_an_engine, market=True)
+    alone_positions, alone_steps = common.with_engine(settings, through_an_engine, alone=read)
+    assert alone_positions == engine_positions and alone_steps == engine_steps
+    assert [p.symbol for p in alone_positions] == ["BTC/AUD", "ETH/AUD"]
+    assert all(p.mark is not None and p.mark > Decimal(0) for p in alone_positions)
+    assert alone_steps.amounts and alone_steps.prices  # people's columns keep their steps
+
+
+def test_the_head_read_from_the_files_is_alembics() -> None:
+    """The quick reading of the history agrees with alembic's own, so a database at head is
+    never mistaken for one behind it (or the other way round)."""
+    from alembic.script import ScriptDirectory
+
+    from ledgers.migrate import alembic_config, listed_head
+
+    assert listed_head() == ScriptDirectory.from_config(alembic_config()).get_current_head()
