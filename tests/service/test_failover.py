@@ -107,8 +107,16 @@ def test_commands_and_the_desk_share_the_owners_one_book(db_url: str, tmp_path: 
     owner, log = launch(db_url, tmp_path)
     try:
         wait_for(log, "leader")
-        code, out, err = omc(db_url, tmp_path, "order", "buy", "BTC/AUD", "0.01", "--json")
-        assert code == 0, err
+        # A just-started owner on a busy machine may not have polled a fresh quote yet: the
+        # guard refuses with stale_quote (nothing is traded), and the same order a moment
+        # later goes through.
+        deadline = time.monotonic() + 60
+        while True:
+            code, out, err = omc(db_url, tmp_path, "order", "buy", "BTC/AUD", "0.01", "--json")
+            if code == 0 or time.monotonic() > deadline or '"stale_quote"' not in out:
+                break
+            time.sleep(1.0)
+        assert code == 0, out + err
         assert json.loads(out)["order"]["state"] == "filled"
         code, out, err = omc(db_url, tmp_path, "order", "sell", "BTC/AUD", "0.004", "--json")
         assert code == 0, err
