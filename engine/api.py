@@ -67,6 +67,7 @@ class TableStats:
     table: str
     rows: int
     newest: datetime | None
+    estimated: bool = False  # rows is the database's estimate of a large table
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +499,9 @@ class EngineAPI(Protocol):
         """Approve a session's proposal (to paper, through promotion) or reject it."""
         ...
 
-    async def lab_resume(self, session: str, *, budget: Decimal | None = None) -> LabSessionView: ...
+    async def lab_resume(
+        self, session: str, *, budget: Decimal | None = None
+    ) -> LabSessionView: ...
 
     async def lab_cancel(self, session: str) -> LabSessionView: ...
 

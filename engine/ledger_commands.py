@@ -26,7 +26,10 @@ class LedgerCommands:
         from ledgers import queries
 
         assert self.db is not None
-        return [TableStats(*row) for row in await queries.table_stats(self.db)]
+        return [
+            TableStats(s.table, s.rows, s.newest, s.estimated)
+            for s in await queries.ledger_stats(self.db)
+        ]
 
     async def browse(
         self,

@@ -3,29 +3,78 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, Text, cast, func, or_, select
 
-from ledgers import schema
+from ledgers import schema, series
+from ledgers.counts import row_counts
 from ledgers.database import Database
 from ledgers.market import Candle
-from ledgers.provenance import from_data
+from ledgers.provenance import from_data, is_simulated
 
 _TABLES = {m.class_.__tablename__: m.class_ for m in schema.Base.registry.mappers}
 
 
-async def table_stats(db: Database) -> list[tuple[str, int, datetime | None]]:
-    """Rows and newest timestamp of every ledger table (one statement, one round trip)."""
-    columns = []
-    for name, ts_col in schema.LEDGER_TABLES.items():
-        model = _TABLES[name]
-        columns.append(select(func.count()).select_from(model).scalar_subquery())
-        columns.append(select(func.max(getattr(model, ts_col))).scalar_subquery())
+@dataclass(frozen=True, slots=True)
+class TableStat:
+    table: str
+    rows: int
+    newest: datetime | None
+    estimated: bool  # rows is the database's estimate of a large table, not a count
+
+
+async def ledger_stats(db: Database) -> list[TableStat]:
+    """Rows and newest timestamp of every ledger table. A large table's rows are the
+    database's estimate (``ledgers.counts``); no table is counted row by row."""
     async with db.engine.connect() as conn:
+        counts = await row_counts(conn, list(schema.LEDGER_TABLES))
+        newest = await _newest(conn)
+    return [
+        TableStat(name, counts[name].rows, newest[name], counts[name].estimated)
+        for name in schema.LEDGER_TABLES
+    ]
+
+
+async def table_stats(db: Database) -> list[tuple[str, int, datetime | None]]:
+    """(table, rows, newest) of every ledger table; rows of a large table are an estimate."""
+    return [(s.table, s.rows, s.newest) for s in await ledger_stats(db)]
+
+
+async def _newest(conn: Any) -> dict[str, datetime | None]:
+    """The newest timestamp of each ledger table: of a large table, the newest of its series,
+    one seek each; of the others, their time column's maximum."""
+    others = [name for name in schema.LEDGER_TABLES if name not in series.SERIES_KEYS]
+    columns = [
+        select(func.max(getattr(_TABLES[name], schema.LEDGER_TABLES[name]))).scalar_subquery()
+        for name in others
+    ]
+    row = (await conn.execute(select(*columns))).one()
+    found: dict[str, datetime | None] = dict(zip(others, row, strict=True))
+    for name in series.SERIES_KEYS:
+        found[name] = max(
+            await _series_newest(conn, name, await series.series(conn, name)), default=None
+        )
+    return found
+
+
+async def _series_newest(conn: Any, name: str, chosen: Sequence[series.Series]) -> list[datetime]:
+    """The newest timestamp of each of ``chosen`` series of a large table (one seek each)."""
+    t = series.table(name)
+    keys = [t.c[k] for k in series.SERIES_KEYS[name]]
+    stamps: list[datetime] = []
+    for part in series.chunks(chosen):
+        columns = [
+            select(func.max(t.c.ts))
+            .where(*(k == v for k, v in zip(keys, values, strict=True)))
+            .scalar_subquery()
+            for values in part
+        ]
         row = (await conn.execute(select(*columns))).one()
-    return [(name, int(row[2 * i]), row[2 * i + 1]) for i, name in enumerate(schema.LEDGER_TABLES)]
+        stamps.extend(ts for ts in row if ts is not None)
+    return stamps
 
 
 async def recent_candles(
@@ -48,30 +97,23 @@ async def recent_candles(
 
 
 async def newest_candles(db: Database, venue: str, symbols: Sequence[str]) -> list[Candle]:
-    """The newest stored bar of each (symbol, timeframe) — the forming bars at restart."""
-    c = schema.Candle
-    newest = (
-        select(c.symbol, c.timeframe, func.max(c.ts).label("ts"))
-        .where(c.venue == venue, c.symbol.in_(list(symbols)))
-        .group_by(c.symbol, c.timeframe)
-        .subquery()
-    )
-    stmt = (
-        select(c)
-        .join(
-            newest,
-            (c.symbol == newest.c.symbol)
-            & (c.timeframe == newest.c.timeframe)
-            & (c.ts == newest.c.ts),
-        )
-        .where(c.venue == venue)
-    )
+    """The newest stored bar of each (symbol, timeframe) — the forming bars at restart: one
+    seek per series, not a read of every bar of the symbols."""
+    wanted = set(symbols)
+    out: list[Candle] = []
     async with db.engine.connect() as conn:
-        rows = (await conn.execute(stmt)).all()
-    return [
-        Candle(r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume)
-        for r in rows
-    ]
+        chosen = [
+            s for s in await series.series(conn, "candles") if s[0] == venue and s[1] in wanted
+        ]
+        for part in series.chunks(chosen):
+            rows = (await conn.execute(series.newest_first("candles", part, each=1))).all()
+            out.extend(
+                Candle(
+                    r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume
+                )
+                for r in rows
+            )
+    return out
 
 
 async def iter_candles(
@@ -84,30 +126,55 @@ async def iter_candles(
     until: datetime | None = None,
     chunk: int = 1000,
 ) -> AsyncIterator[Candle]:
-    """Stream bars oldest first without loading them all (a chunk at a time: the event loop
-    turns between chunks, so a year of bars never stalls a desk for long)."""
+    """Stream bars oldest first, venue by venue, without loading them all (a chunk at a time:
+    the event loop turns between chunks, so a year of bars never stalls a desk for long)."""
+    if venue is None:
+        async with db.engine.connect() as conn:
+            found = await series.series(conn, "candles")
+        venues = [v for v, s, tf in found if s == symbol and tf == timeframe]
+    else:
+        venues = [venue]
     c = schema.Candle
-    stmt = select(c).where(c.symbol == symbol, c.timeframe == timeframe)
-    if venue:
-        stmt = stmt.where(c.venue == venue)
-    if since:
-        stmt = stmt.where(c.ts >= since)
-    if until:
-        stmt = stmt.where(c.ts < until)
-    stmt = stmt.order_by(c.venue, c.ts)
+    for one in venues:
+        stmt = select(c).where(c.venue == one, c.symbol == symbol, c.timeframe == timeframe)
+        if since:
+            stmt = stmt.where(c.ts >= since)
+        if until:
+            stmt = stmt.where(c.ts < until)
+        async with db.engine.connect() as conn:
+            result = await conn.stream(stmt.order_by(c.ts).execution_options(yield_per=chunk))
+            async for r in result:
+                yield Candle(
+                    r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume
+                )
+
+
+async def candle_venues(
+    db: Database,
+    symbol: str,
+    timeframe: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, int]:
+    """How many bars of ``symbol`` each venue holds in the period: a range of one series each."""
+    c = schema.Candle
+    out: dict[str, int] = {}
     async with db.engine.connect() as conn:
-        result = await conn.stream(stmt.execution_options(yield_per=chunk))
-        async for r in result:
-            yield Candle(
-                r.venue, r.symbol, r.timeframe, r.ts, r.open, r.high, r.low, r.close, r.volume
+        for venue, s, tf in await series.series(conn, "candles"):
+            if s != symbol or tf != timeframe:
+                continue
+            stmt = select(func.count()).where(
+                c.venue == venue, c.symbol == symbol, c.timeframe == timeframe
             )
-
-
-async def venues_with_candles(db: Database, symbol: str, timeframe: str) -> list[str]:
-    c = schema.Candle
-    stmt = select(c.venue).where(c.symbol == symbol, c.timeframe == timeframe).distinct()
-    async with db.engine.connect() as conn:
-        return list((await conn.execute(stmt)).scalars())
+            if since is not None:
+                stmt = stmt.where(c.ts >= since)
+            if until is not None:
+                stmt = stmt.where(c.ts < until)
+            n = int((await conn.execute(stmt)).scalar() or 0)
+            if n:
+                out[venue] = n
+    return out
 
 
 # Columns searched by free text, per table (kept to human-readable ones).
@@ -201,12 +268,26 @@ async def browse(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """A page of any ledger table, newest first, filtered; returns (columns, rows).
     ``simulated`` keeps only rows of the simulated market (True) or of real sources (False)."""
+    columns = table_columns(table)
+    if table in series.SERIES_KEYS:
+        ts = columns.index("ts")
+        rows: list[tuple[Any, ...]] = []
+        async with db.engine.connect() as conn:
+            found = await series.series(conn, table)
+            chosen = _chosen(table, found, search=search, symbol=symbol, simulated=simulated)
+            for part in series.chunks(chosen):
+                stmt = series.newest_first(
+                    table, part, since=since, until=until, each=limit + offset
+                )
+                rows += [tuple(r) for r in await conn.execute(stmt.limit(limit + offset))]
+        rows.sort(key=lambda r: r[ts], reverse=True)
+        return columns, rows[offset : offset + limit]
     stmt = _filtered(
         table, since=since, until=until, search=search, symbol=symbol, simulated=simulated
     )
     async with db.engine.connect() as conn:
-        rows = (await conn.execute(stmt.limit(limit).offset(offset))).all()
-    return table_columns(table), [tuple(r) for r in rows]
+        found_rows = (await conn.execute(stmt.limit(limit).offset(offset))).all()
+    return columns, [tuple(r) for r in found_rows]
 
 
 async def iter_rows(
@@ -222,13 +303,54 @@ async def iter_rows(
 ) -> AsyncIterator[tuple[Any, ...]]:
     """Every matching row, newest first, streamed (for exports, and studies): a chunk at a
     time, so the event loop turns between chunks."""
+    if table in series.SERIES_KEYS:
+        async with db.engine.connect() as conn:
+            found = await series.series(conn, table)
+        chosen = _chosen(table, found, search=search, symbol=symbol, simulated=simulated)
+        streams = [
+            _stream(db, series.newest_first(table, part, since=since, until=until), chunk)
+            for part in series.chunks(chosen)
+        ]
+        async for row in series.merged(streams, table_columns(table).index("ts")):
+            yield row
+        return
     stmt = _filtered(
         table, since=since, until=until, search=search, symbol=symbol, simulated=simulated
     )
+    async for row in _stream(db, stmt, chunk):
+        yield row
+
+
+async def _stream(db: Database, stmt: Select[Any], chunk: int) -> AsyncIterator[tuple[Any, ...]]:
     async with db.engine.connect() as conn:
         result = await conn.stream(stmt.execution_options(yield_per=chunk))
         async for r in result:
             yield tuple(r)
+
+
+def _chosen(
+    table: str,
+    found: Sequence[series.Series],
+    *,
+    search: str | None,
+    symbol: str | None,
+    simulated: bool | None,
+) -> list[series.Series]:
+    """The series of a large table the filters keep: they name series (a market, a timeframe),
+    so they are applied to the series, and only the rows of those are read."""
+    keys = series.SERIES_KEYS[table]
+    needle = search.lower() if search else None
+    chosen = []
+    for values in found:
+        named = dict(zip(keys, values, strict=True))
+        if simulated is not None and is_simulated(named["venue"]) != simulated:
+            continue
+        if symbol and named["symbol"] != symbol.upper():
+            continue
+        if needle and not any(needle in named[c].lower() for c in _SEARCHABLE[table]):
+            continue
+        chosen.append(values)
+    return chosen
 
 
 async def glass_series(
@@ -270,11 +392,12 @@ async def newest_on_market(db: Database, market: str) -> datetime | None:
         select(func.max(schema.EquityMarkRow.ts)).where(
             schema.EquityMarkRow.book.like(f"%:{market}")
         ),
-        select(func.max(schema.Candle.ts)).where(schema.Candle.venue == market),
     ]
     async with db.engine.connect() as conn:
         for query in checks:
             value = (await conn.execute(query)).scalar()
             if value is not None:
                 found.append(value)
+        bars = [s for s in await series.series(conn, "candles") if s[0] == market]
+        found += await _series_newest(conn, "candles", bars)  # a seek per series
     return max(found, default=None)

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, literal_column, or_, select
+from sqlalchemy import Table, delete, literal_column, select
 
+from ledgers import series
 from ledgers.database import Database
 from ledgers.schema import EquityMarkRow, OrderBookSnapshot, Ticker
 
@@ -94,22 +95,12 @@ async def prune_market_table(db: Database, table: Table, before: datetime, batch
 
 
 async def _markets(db: Database, table: Table) -> Any:
-    """Each (venue, symbol) the table holds, by seeking along its primary key from one to
-    the next: as many index seeks as markets, never a scan of the rows."""
-    c = table.c
-    last: tuple[str, str] | None = None
-    while True:
-        query = select(c.venue, c.symbol).order_by(c.venue, c.symbol).limit(1)
-        if last is not None:
-            query = query.where(
-                or_(c.venue > last[0], and_(c.venue == last[0], c.symbol > last[1]))
-            )
-        async with db.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None:
-            return
-        last = (row.venue, row.symbol)
-        yield last
+    """Each (venue, symbol) the table holds, found by seeking along its primary key from one
+    to the next (``ledgers.series``): as many index seeks as markets, never a scan of the rows."""
+    async with db.engine.connect() as conn:
+        found = await series.series(conn, table.name)
+    for market in found:
+        yield market
 
 
 async def _delete_batch(

@@ -19,31 +19,42 @@ def add_commands(sub: common.SubParsers) -> None:
     common.command(ledger, "stats", ledger_stats, "rows and newest timestamp per table", json=True)
 
 
-async def _asked(engine: Engine) -> list[tuple[str, int, datetime | None]]:
-    return [(s.table, s.rows, s.newest) for s in await engine.ledger_stats()]
+Stat = tuple[str, int, datetime | None, bool]  # table, rows, newest, rows estimated
 
 
-async def _counted(db: Any) -> list[tuple[str, int, datetime | None]]:
+async def _asked(engine: Engine) -> list[Stat]:
+    return [(s.table, s.rows, s.newest, s.estimated) for s in await engine.ledger_stats()]
+
+
+async def _read(db: Any) -> list[Stat]:
     from ledgers import queries
 
-    return await queries.table_stats(db)
+    return [(s.table, s.rows, s.newest, s.estimated) for s in await queries.ledger_stats(db)]
 
 
 def ledger_stats(args: argparse.Namespace, settings: config.Settings) -> int:
     # The engine that owns the database answers when one listens; else the database itself.
-    rows = common.with_engine(settings, _asked, any_book=True, alone=_counted)
+    rows = common.with_engine(settings, _asked, any_book=True, alone=_read)
     if args.json:
         print(
             json.dumps(
                 [
-                    {"table": t, "rows": n, "newest": ts.isoformat() if ts else None}
-                    for t, n, ts in rows
+                    {
+                        "table": t,
+                        "rows": n,
+                        "estimated": estimated,
+                        "newest": ts.isoformat() if ts else None,
+                    }
+                    for t, n, ts, estimated in rows
                 ]
             )
         )
         return 0
-    width = max(len(t) for t, _, _ in rows)
+    width = max(len(t) for t, _, _, _ in rows)
     print(f"{'table':<{width}}  {'rows':>12}  newest (UTC)")
-    for table, n, ts in rows:
-        print(f"{table:<{width}}  {n:>12,}  {common.when(ts) or '—'}")
+    for table, n, ts, estimated in rows:
+        count = f"~{n:,}" if estimated else f"{n:,}"
+        print(f"{table:<{width}}  {count:>12}  {common.when(ts) or '—'}")
+    if any(estimated for _, _, _, estimated in rows):
+        print("\n~ marks the database's own estimate of a large table")
     return 0

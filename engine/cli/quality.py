@@ -44,6 +44,7 @@ def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
                             "ledger": s.ledger,
                             "source": s.source,
                             "rows": s.rows,
+                            "rows_estimated": s.estimated,
                             "newest": s.newest.isoformat() if s.newest else None,
                             "completeness": round(s.completeness, 4),
                             "timeliness": round(s.timeliness, 4),
@@ -63,10 +64,13 @@ def quality_report(args: argparse.Namespace, settings: config.Settings) -> int:
         heads = f"{'ledger':<9} {'source':<24} {'rows':>8} {'compl':>6} {'timely':>6}"
         print(f"{heads} {'acc':>6} {'score':>6}")
         for s in report.sources:
+            rows = f"~{s.rows}" if s.estimated else str(s.rows)
             print(
-                f"{s.ledger:<9} {s.source:<24} {s.rows:>8} {s.completeness:>6.2f} "
+                f"{s.ledger:<9} {s.source:<24} {rows:>8} {s.completeness:>6.2f} "
                 f"{s.timeliness:>6.2f} {s.accuracy:>6.2f} {s.score:>6.2f}"
             )
+        if any(s.estimated for s in report.sources):
+            print("~ rows estimated: the newest ticks of each market were judged, not all")
     return 1 if report.alert else 0
 
 

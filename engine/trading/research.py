@@ -203,22 +203,11 @@ class Research:
         self, symbol: str, timeframe: str, since: datetime | None, until: datetime | None
     ) -> NoBars:
         """Say where candles of this symbol are, when the engine's venue has none."""
-        from sqlalchemy import func
-
-        from ledgers.schema import Candle
+        from ledgers import queries
 
         venue = self.venue()
-        query = (
-            select(Candle.venue, func.count())
-            .where(Candle.symbol == symbol, Candle.timeframe == timeframe, Candle.venue != venue)
-            .group_by(Candle.venue)
-        )
-        if since is not None:
-            query = query.where(Candle.ts >= since)
-        if until is not None:
-            query = query.where(Candle.ts < until)
-        async with self.db.engine.connect() as conn:
-            elsewhere = {str(v): int(n) for v, n in await conn.execute(query)}
+        found = await queries.candle_venues(self.db, symbol, timeframe, since=since, until=until)
+        elsewhere = {v: n for v, n in found.items() if v != venue}
         bounded = since is not None or until is not None
         return NoBars(symbol, timeframe, venue, elsewhere, bounded=bounded)
 

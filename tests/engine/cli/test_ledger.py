@@ -51,13 +51,26 @@ def test_ledger_stats_json(db_url: str, capsys: pytest.CaptureFixture[str]) -> N
     stats = {row["table"]: row for row in json.loads(out)}
     assert stats["candles"]["rows"] == 10
     assert datetime.fromisoformat(stats["candles"]["newest"]) == T0 + timedelta(minutes=9)
-    assert stats["tickers"] == {"table": "tickers", "rows": 0, "newest": None}
+    assert stats["tickers"] == {"table": "tickers", "rows": 0, "estimated": False, "newest": None}
 
 
 def test_ledger_stats_table(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     seed(db_url)
     code, out, _ = run(capsys, "--db", db_url, "ledger", "stats")
     assert code == 0 and "candles" in out and "2026-11-20 00:09:00" in out
+
+
+def test_ledger_stats_mark_a_large_tables_estimate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_url = f"sqlite+aiosqlite:///{tmp_path / 'omc.db'}"
+    seed(db_url)
+    monkeypatch.setattr("ledgers.counts.EXACT_BELOW", 5)  # ten candles are "large"
+    code, out, _ = run(capsys, "--db", db_url, "ledger", "stats", "--json")
+    stats = {row["table"]: row for row in json.loads(out)}
+    assert code == 0 and stats["candles"]["rows"] == 10 and stats["candles"]["estimated"]
+    code, out, _ = run(capsys, "--db", db_url, "ledger", "stats")
+    assert code == 0 and "~10" in out and "~ marks the database's own estimate" in out
 
 
 def test_export_candles_csv(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
