@@ -20,6 +20,8 @@ from tests.bench import (
     persist,
     pnl_mark,
     tick_latency,
+    tickers_layout,
+    year,
 )
 
 BENCHES = {
@@ -39,6 +41,8 @@ BENCHES = {
     "lab_run": lab.run_lab,
     "lab_tick": lab.run_tick,
     "cli_speed": cli_speed.run,
+    "year": year.run,
+    "tickers_layout": tickers_layout.run,
 }
 DEFAULT = [
     "first_paint",
