@@ -329,6 +329,11 @@ class LabSettings(_Section):
         Decimal("1.00"), ge=0, description="USD a session may spend; none: no limit"
     )
     timeout: float = Field(60.0, gt=0, description="seconds for one model call")
+    isolate: bool = Field(
+        True,
+        description="run sessions in a process of their own, so a study never slows the desk; "
+        "false runs them in the engine's process",
+    )
 
 
 class Settings(BaseSettings):

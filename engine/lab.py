@@ -1,29 +1,34 @@
-"""The Lab inside the engine: sessions run as tasks, checkpointed in the engine's database.
+"""The Lab inside the engine: sessions run in the Lab's worker, checkpointed in the engine's
+database.
 
 A session runs its graph until it ends or waits on a human (the scope, a question, a
 proposal); each step, question and spend is published as a ``LabEvent`` and kept in the
-session's entries, so a desk attached later sees it all. The graph's checkpoints live in the
-engine's own database (LangGraph's SQLite or PostgreSQL saver), so a session survives a
-restart: a run cut off mid-way is marked ``stopped`` and resumes where it stood.
+session's entries, so a desk attached later sees it all. The graph runs in a process of its
+own (``engine.lab_worker``), so a study's seconds of Python never take the interpreter from the
+desk or the book; the engine keeps the commands, the statuses, and what an approval does. The
+graph's checkpoints live in the engine's own database (LangGraph's SQLite or PostgreSQL
+saver), so a session survives a restart: a run cut off mid-way is marked ``stopped`` and
+resumes where it stood.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-import hashlib
 import importlib
+import itertools
 import logging
+import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.api import LabDetail, LabSessionView, LabStep
 from engine.events import LabEvent
+from ledgers.clock import ManualClock
 
 if TYPE_CHECKING:
     from engine.local import LocalEngine
@@ -32,6 +37,8 @@ log = logging.getLogger("omc.lab")
 
 
 NO_MODEL = ("none", "no", "-")
+_ROOT = str(Path(__file__).resolve().parent.parent)  # where the worker imports us from
+CANCEL_SECONDS = 10.0  # a run asked to stop has this long before the worker is let go
 
 
 class LabError(ValueError):
@@ -39,26 +46,28 @@ class LabError(ValueError):
 
 
 class LabHost:
+    """The Lab in the engine: its commands, and the sessions' runs handed to the Lab's worker
+    (``engine.lab_worker``), whose steps it publishes and whose ends it settles."""
+
     def __init__(self, engine: LocalEngine) -> None:
         from agents.sessions import SessionStore
-        from engine.lab_port import EnginePort
+        from engine.lab_port import EngineContext, EnginePort
 
         self._engine = engine
         assert engine.db is not None
         self.store = SessionStore(engine.db)
-        self.port = EnginePort(engine)
-        self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._keys: dict[tuple[Any, ...], Any] = {}  # model keys opened from the vault
-        self._saver: Any = None
-        self._saver_cm: Any = None
+        self.port = EnginePort(EngineContext(engine))  # what the worker asks of the engine
+        self._link: _Link | None = None
+        self._linking = asyncio.Lock()
+        self._running: dict[str, asyncio.Future[str]] = {}
+        self._chores: set[asyncio.Task[Any]] = set()
+        self._closing = False
 
     def _now(self) -> datetime:
         return self._engine.clock.now()
 
     async def open(self) -> None:
-        """Open the checkpointer; a session left running by a stopped engine is ``stopped``."""
-        self._saver_cm = _checkpointer(self._engine.db.url)  # type: ignore[union-attr]
-        self._saver = await self._saver_cm.__aenter__()
+        """A session left running by a stopped engine is ``stopped``; it resumes on asking."""
         for row in await self.store.sessions(limit=500):
             if row["status"] == "running":
                 await self.store.update(
@@ -66,14 +75,36 @@ class LabHost:
                 )
 
     async def close(self) -> None:
-        for task in list(self._tasks.values()):
+        self._closing = True
+        running = [sid for sid, future in self._running.items() if not future.done()]
+        for session_id in running:
+            with contextlib.suppress(Exception):
+                await self._set(
+                    session_id,
+                    "stopped",
+                    "the engine stopped mid-run",
+                    error="the engine stopped mid-run",
+                )
+        link, self._link = self._link, None
+        if link is not None:
+            await link.close()
+        for future in self._running.values():
+            if not future.done():
+                future.set_result("stopped")
+        self._running.clear()
+        for task in list(self._chores):
             task.cancel()
-        for task in list(self._tasks.values()):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self._saver_cm is not None:
-            await self._saver_cm.__aexit__(None, None, None)
-            self._saver_cm = self._saver = None
+
+    def warm(self) -> None:
+        """Start the worker now (its libraries take a second or two to load), so a session
+        asked for soon starts at once: the desk calls this when the Lab opens."""
+        if self._link is None and not self._closing:
+            self._chore(self._worker())
+
+    async def warmed(self) -> None:
+        """Wait until the worker is up with its libraries loaded (what a long-running engine
+        has after its first session)."""
+        await (await self._worker()).call("ping")
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -90,19 +121,18 @@ class LabHost:
         budget = settings.budget if budget is None else budget
         if budget is not None and budget < 0:
             raise LabError(f"a budget cannot be negative, got {budget}")
-        await self._model(model)  # refuse a model that cannot be opened before anything is kept
+        if model is not None:  # refuse a model that cannot be opened before anything is kept
+            await (await self._worker()).call("check_model", name=model)
         session_id = "lab-" + uuid.uuid4().hex[:10]
         await self.store.create(session_id, goal, model, budget, self._now())
         state = {"goal": goal, "started": self._now().isoformat()}
-        await self._launch(session_id, state)
+        await self._launch(session_id, {"kind": "start", "state": state})
         return await self.session_view(session_id)
 
     async def answer(self, session_id: str, text: Any) -> LabSessionView:
         """Answer what the session waits on (the scope, a question)."""
         session_id = (await self._waiting(session_id, ("scope", "question")))["id"]
-        from langgraph.types import Command
-
-        await self._launch(session_id, Command(resume=text))
+        await self._launch(session_id, {"kind": "resume", "value": text})
         return await self.session_view(session_id)
 
     async def decide(
@@ -119,14 +149,12 @@ class LabHost:
             raise LabError(f"an allocation must be positive, got {allocation}")
         if not approve and not reason.strip():
             reason = "rejected without a reason"
-        from langgraph.types import Command
-
         decision: dict[str, Any] = {"decision": "approve" if approve else "reject"}
         if approve:
             decision["allocation"] = None if allocation is None else str(allocation)
         else:
             decision["reason"] = reason.strip()
-        await self._launch(session_id, Command(resume=decision))
+        await self._launch(session_id, {"kind": "resume", "value": decision})
         return await self.session_view(session_id)
 
     async def resume(self, session_id: str, *, budget: Decimal | None = None) -> LabSessionView:
@@ -136,7 +164,7 @@ class LabHost:
             raise LabError(f"{session_id} is {row['status']}; only a stopped session resumes")
         if budget is not None:
             await self.store.update(session_id, self._now(), budget=budget)
-        await self._launch(session_id, None)
+        await self._launch(session_id, {"kind": "continue"})
         return await self.session_view(session_id)
 
     async def cancel(self, session_id: str) -> LabSessionView:
@@ -144,11 +172,11 @@ class LabHost:
         session_id = row["id"]
         if row["status"] in ("done", "cancelled"):
             raise LabError(f"{session_id} is already {row['status']}")
-        task = self._tasks.pop(session_id, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        running = self._running.get(session_id)
+        if running is not None and not running.done() and self._link is not None:
+            await self._link.send({"op": "cancel", "session": session_id})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running), CANCEL_SECONDS)
         await self._set(session_id, "cancelled", "cancelled by the user", waiting=None)
         return await self.session_view(session_id)
 
@@ -187,79 +215,143 @@ class LabHost:
             raise LabError(f"{row['id']} is not waiting for that (it is {what})")
         return row
 
-    async def _launch(self, session_id: str, graph_input: Any) -> None:
-        if (task := self._tasks.get(session_id)) is not None and not task.done():
+    async def _launch(self, session_id: str, graph_input: dict[str, Any]) -> None:
+        if (running := self._running.get(session_id)) is not None and not running.done():
             raise LabError(f"{session_id} is already running")
+        link = await self._worker()
         await self._set(session_id, "running", "running", waiting=None, error=None)
-        task = asyncio.create_task(self._run(session_id, graph_input), name=f"omc-lab-{session_id}")
-        self._tasks[session_id] = task
-        task.add_done_callback(
-            lambda t: (
-                self._tasks.pop(session_id, None) if self._tasks.get(session_id) is t else None
-            )
-        )
+        self._running[session_id] = asyncio.get_running_loop().create_future()
+        await link.send({"op": "run", "session": session_id, "input": graph_input, **self._run()})
 
-    async def _model(self, name: str | None, meter: Any = None) -> Any:
-        from agents.models import NoModel
+    def _run(self) -> dict[str, Any]:
+        """What a run in the worker needs to know of the engine as it stands."""
+        feed = self._engine.feed
+        source = feed.source
+        sim = None
+        if source.simulated and type(source).__name__ == "SimMarket":
+            sim = {
+                "seed": source.seed,
+                "symbols": len(source.universe),
+                "quote": source.quote,
+                "tick_seconds": source.tick_seconds,
+            }
+        fees: dict[str, Decimal] = {}
+        host = self._engine.trading_host
+        if host is not None:
+            for symbol in self.port.symbols():
+                rules = host.trader.market.rules(symbol)
+                if rules is not None:
+                    fees[symbol] = rules.taker_fee
+        clock = self._engine.clock
+        rate = 0.0 if isinstance(clock, ManualClock) else float(getattr(clock, "speed", 1.0))
+        return {
+            "now": clock.now(),
+            "rate": rate,
+            "venue": self.port.venue,
+            "symbols": list(self.port.symbols()),
+            "simulated": bool(source.simulated),
+            "sim": sim,
+            "fees": fees,
+        }
 
-        if not name:
-            return NoModel()
-        return await _open_model(self._engine, name, meter, self._keys)
+    async def _worker(self) -> _Link:
+        async with self._linking:
+            if self._closing:
+                raise LabError("the engine is stopping")
+            if self._link is None or self._link.gone:
+                self._link = await self._spawn()
+            return self._link
 
-    async def _run(self, session_id: str, graph_input: Any) -> None:
-        await asyncio.to_thread(importlib.import_module, "agents.graph")  # off the loop
-        from agents.graph import RECURSION_LIMIT, Runtime, build
-        from agents.models import BudgetExceeded, Meter
+    async def _spawn(self) -> _Link:
+        settings = self._engine.settings
+        url = settings.database_url()
+        if not settings.lab.isolate or _in_memory(url):
+            from engine.lab_worker import LabWorker, queue_pair
 
-        row = await self._row(session_id)
-        meter = Meter(budget=row["budget"])
-        meter.calls, meter.spent = row["calls"], row["spent"]
-        meter.prompt_tokens, meter.completion_tokens = (
-            row["prompt_tokens"],
-            row["completion_tokens"],
-        )
-        meter.unpriced_calls = row["unpriced_calls"]
-        runtime = Runtime(
-            port=self.port,
-            model=await self._model(row["model"], meter),
-            meter=meter,
-            session=session_id,
-            fee_bps=float(self._fee_bps()),
-            on_result=lambda rid, tool, args, result: self._result(
-                session_id, rid, tool, args, result
-            ),
-            on_step=lambda node, text: self._step(session_id, node, text),
-            on_call=lambda node, done: self._call(session_id, node, done, meter),
-        )
-        app = build(runtime).compile(checkpointer=self._saver)
-        config = {"configurable": {"thread_id": session_id}, "recursion_limit": RECURSION_LIMIT}
+            here, there = queue_pair()
+            task = asyncio.create_task(LabWorker(there, settings).serve(), name="omc-lab-worker")
+            link = _Link(here, task=task)
+        else:
+            link = await _Link.process(settings)
+        link.reader = asyncio.create_task(self._read(link), name="omc-lab-reader")
+        return link
+
+    async def _read(self, link: _Link) -> None:
+        """What the worker says, in order, until it goes."""
+        while (message := await link.channel.receive()) is not None:
+            op = message["op"]
+            if op == "event":
+                self._publish(
+                    message["session"],
+                    message["what"],
+                    message["text"],
+                    "running",
+                    node=message.get("node", ""),
+                    spent=message.get("spent"),
+                    tokens=message.get("tokens", 0),
+                )
+            elif op == "end":
+                self._chore(self._ended(message))
+            elif op == "call":
+                self._chore(self._answer_call(link, message))
+            elif op == "reply":
+                link.replied(message)
+        link.gone = True
+        link.fail_calls("the Lab's worker stopped")
+        if self._closing or self._link is not link:
+            return
+        code = await link.exit_code()
+        log.error("the Lab's worker stopped (exit code %s)", code)
+        for session_id, future in list(self._running.items()):
+            if not future.done():
+                why = f"the Lab's worker stopped (exit code {code}); resume to carry on"
+                with contextlib.suppress(Exception):
+                    await self._set(session_id, "stopped", why, error=why)
+                future.set_result("stopped")
+
+    def _chore(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _answer_call(self, link: _Link, message: dict[str, Any]) -> None:
+        """The worker asks for what lives in the engine: the book, a venue's history."""
+        reply: dict[str, Any] = {"op": "reply", "id": message["id"]}
         try:
-            async for _ in app.astream(graph_input, config, stream_mode="updates"):
-                await self._spend(session_id, meter)
-            state = await app.aget_state(config)
-        except asyncio.CancelledError:
-            await self._spend(session_id, meter)
-            raise
-        except BudgetExceeded as exc:
-            await self._spend(session_id, meter)
-            await self._set(session_id, "stopped", str(exc), error=str(exc))
-            return
-        except Exception as exc:  # a failed run is kept, with why, and may be resumed
-            expected = isinstance(exc, ValueError)  # a study with nothing to study, say
-            log.error("Lab session %s failed: %s", session_id, exc, exc_info=not expected)
-            await self._spend(session_id, meter)
-            await self._set(session_id, "failed", f"failed: {exc}", error=str(exc))
-            return
-        await self._spend(session_id, meter)
-        await self._settle(session_id, state)
+            args = message["args"]
+            if message["method"] == "book":
+                reply["value"] = dict(await self.port.book())
+            elif message["method"] == "fetch":
+                bars = await self.port.candles(
+                    args["symbol"], args["timeframe"], args["since"], args["until"]
+                )
+                reply["value"] = len(bars)
+            else:
+                reply["error"] = f"the engine has no {message['method']!r} for the Lab"
+        except Exception as exc:
+            reply["error"] = str(exc)
+        with contextlib.suppress(Exception):
+            await link.send(reply)
 
-    async def _settle(self, session_id: str, state: Any) -> None:
-        values = state.values
+    async def _ended(self, message: dict[str, Any]) -> None:
+        session_id, status = message["session"], message["status"]
+        try:
+            if status == "settle":
+                await self._settle(session_id, message["values"], message["waiting"])
+            elif status in ("stopped", "failed"):
+                await self._set(session_id, status, message["text"], error=message["error"])
+        finally:
+            future = self._running.pop(session_id, None)
+            if future is not None and not future.done():
+                future.set_result(status)
+
+    async def _settle(
+        self, session_id: str, values: dict[str, Any], waiting: dict[str, Any] | None
+    ) -> None:
         extra: dict[str, Any] = {}
         if values.get("report") is not None:
             extra.update(report=values["report"], untraced=values.get("untraced"))
-        if state.interrupts:
-            waiting = dict(state.interrupts[0].value)
+        if waiting:
             await self._set(session_id, "waiting", waiting["text"], waiting=waiting, **extra)
             return
         decision = values.get("decision")
@@ -292,38 +384,9 @@ class LabHost:
         await self._step(session_id, "propose", text)
         return text
 
-    def _fee_bps(self) -> Decimal:
-        fee = self._engine.settings.trading.taker_fee
-        return (fee if fee is not None else Decimal("0.001")) * 10_000
-
-    async def _result(self, session_id: str, rid: str, tool: str, args: Any, result: Any) -> None:
-        await self.store.add_result(session_id, rid, tool, args, result, self._now())
-
     async def _step(self, session_id: str, node: str, text: str) -> None:
         if await self.store.add_entry(session_id, "step", node, text, self._now()) is not None:
             self._publish(session_id, "step", text, "running", node=node)
-
-    async def _call(self, session_id: str, node: str, done: Any, meter: Any) -> None:
-        """Keep a model call for audit (what was asked, what came back, its price) and say
-        what the session has spent."""
-        tokens = done.prompt_tokens + done.completion_tokens
-        text = f"{done.model}: {tokens:,} tokens, {done.cost_label}"
-        await self.store.add_entry(session_id, "call", node, text, self._now(), done.to_json())
-        await self._spend(session_id, meter)
-        spent = meter.spent
-        total = meter.prompt_tokens + meter.completion_tokens
-        self._publish(session_id, "cost", text, "running", node=node, spent=spent, tokens=total)
-
-    async def _spend(self, session_id: str, meter: Any) -> None:
-        await self.store.update(
-            session_id,
-            self._now(),
-            calls=meter.calls,
-            prompt_tokens=meter.prompt_tokens,
-            completion_tokens=meter.completion_tokens,
-            unpriced_calls=meter.unpriced_calls,
-            spent=meter.spent,
-        )
 
     async def _set(self, session_id: str, status: str, text: str, **values: Any) -> None:
         await self.store.update(session_id, self._now(), status=status, **values)
@@ -362,88 +425,130 @@ def _view(row: dict[str, Any]) -> LabSessionView:
     )
 
 
-async def _open_model(
-    engine: LocalEngine, name: str, meter: Any, keys: dict[tuple[Any, ...], Any]
-) -> Any:
-    """The session's model, with its key from the vault when the vault holds one (named
-    ``[lab] key``, else the provider: openai, anthropic…), opened with OMC_VAULT_PASSPHRASE.
-
-    An opened key is kept in ``keys`` until it is replaced or rotated: opening the vault
-    derives its key with scrypt, a quarter of a second, which a session would pay at its
-    start and at every resume. litellm loads (seconds, the first time) on a thread."""
-    from pydantic import ValidationError
-
-    from agents.models import ModelError, ModelSpec, UnpricedModel, open_model
-    from engine import vault
-
-    lab = engine.settings.lab
-    db = engine.db
-    assert db is not None
-    key_name = lab.key or name.partition("/")[0]
-    key, base_url = None, lab.base_url
-    stored = {k.name: k for k in await vault.stored_keys(db)}
-    if key_name in stored:
-        secret = vault.env_passphrase()
-        if secret is None:
-            raise LabError(
-                f"the key {key_name} is in the vault, which the engine opens only with "
-                f"{vault.PASSPHRASE_ENV}: set it where the engine runs"
-            )
-        info = stored[key_name]
-        opener = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
-        version = (key_name, info.added_at, info.rotated_at, opener)
-        key = keys.get(version)
-        if key is None:
-            try:
-                key = (await vault.Vault.open(db, secret)).get(key_name)
-            except vault.VaultError as exc:
-                raise LabError(f"the vault did not open: {exc}") from None
-            keys.clear()  # an older version of a key is never used again
-            keys[version] = key
-        base_url = info.base_url or base_url
-    try:
-        spec = ModelSpec(model=name, api_key=key, base_url=base_url, timeout=lab.timeout)
-        first = "litellm" not in sys.modules
-        model = await asyncio.to_thread(open_model, spec, meter)
-        if first:
-            gc.freeze()  # litellm's few hundred thousand objects: no collection walks them
-        return model
-    except ValidationError as exc:
-        raise LabError(f"model {name!r}: {exc.errors()[0]['msg']}") from None
-    except (UnpricedModel, ModelError) as exc:
-        raise LabError(str(exc)) from None
-
-
-def preload(url: str) -> None:
-    """Import what opening the Lab needs (its store, its port, the checkpointer for ``url``),
-    off the event loop: run on a thread, so a desk keeps painting meanwhile."""
-    from sqlalchemy.engine import make_url
-
-    postgres = make_url(url).get_backend_name() == "postgresql"
-    saver = "langgraph.checkpoint.postgres.aio" if postgres else "langgraph.checkpoint.sqlite.aio"
-    for module in ("agents.sessions", "engine.lab_port", saver, "langgraph.types"):
-        importlib.import_module(module)
-
-
-@contextlib.asynccontextmanager
-async def _checkpointer(url: str) -> AsyncIterator[Any]:
-    """LangGraph's saver in the engine's own database."""
+def _in_memory(url: str) -> bool:
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
-        dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        async with AsyncPostgresSaver.from_conn_string(dsn) as saver:
-            await saver.setup()
-            yield saver
+
+def preload(url: str) -> None:
+    """Import what opening the Lab needs in the engine (its store and its port), off the
+    event loop; the graph, LangGraph and the models load in the Lab's worker."""
+    for module in ("agents.sessions", "engine.lab_port"):
+        importlib.import_module(module)
+
+
+class _Link:
+    """The engine's end of the Lab's worker: a process of its own, or a task here."""
+
+    def __init__(
+        self, channel: Any, *, process: asyncio.subprocess.Process | None = None, task: Any = None
+    ) -> None:
+        self.channel = channel
+        self.process = process
+        self.task = task
+        self.reader: asyncio.Task[None] | None = None
+        self.gone = False
+        self._calls: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._log: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def process(cls, settings: Any) -> _Link:
+        from engine.lab_worker import StreamChannel
+
+        path = os.environ.get("PYTHONPATH")
+        env = {
+            **os.environ,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "PYTHONPATH": _ROOT if not path else _ROOT + os.pathsep + path,
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "engine.lab_worker",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        assert process.stdin is not None and process.stdout is not None
+        link = cls(StreamChannel(process.stdout, process.stdin), process=process)
+        link._log = asyncio.create_task(_relay(process.stderr), name="omc-lab-worker-log")
+        level = logging.getLogger("omc").getEffectiveLevel()
+        await link.send({"op": "hello", "settings": settings, "level": level})
+        return link
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.gone:
+            raise LabError("the Lab's worker has stopped")
+        try:
+            await self.channel.send(message)
+        except (ConnectionError, RuntimeError) as exc:
+            self.gone = True
+            raise LabError(f"the Lab's worker has stopped: {exc}") from None
+
+    async def call(self, op: str, **args: Any) -> Any:
+        """Ask the worker and wait for its answer (a LabError when it says no)."""
+        call_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._calls[call_id] = future
+        await self.send({"op": op, "id": call_id, **args})
+        return await future
+
+    def replied(self, message: dict[str, Any]) -> None:
+        future = self._calls.pop(message["id"], None)
+        if future is None or future.done():
+            return
+        if "error" in message:
+            future.set_exception(LabError(message["error"]))
+        else:
+            future.set_result(message.get("value"))
+
+    def fail_calls(self, why: str) -> None:
+        for future in self._calls.values():
+            if not future.done():
+                future.set_exception(LabError(why))
+        self._calls.clear()
+
+    async def exit_code(self) -> int | None:
+        if self.process is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(self.process.wait(), 5)
+        return None
+
+    async def close(self) -> None:
+        """Stop the worker: its stdin closes and it exits (killed if it has not in seconds)."""
+        self.gone = True
+        self.channel.close()
+        if self.task is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self.task, CANCEL_SECONDS)
+        if self.process is not None:
+            try:
+                await asyncio.wait_for(self.process.wait(), CANCEL_SECONDS)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        for task in (self.reader, self._log):
+            if task is not None:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 1)
+
+
+async def _relay(stream: asyncio.StreamReader | None) -> None:
+    """The worker's log lines into the engine's log, at their level."""
+    if stream is None:
         return
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    async with AsyncSqliteSaver.from_conn_string(parsed.database or ":memory:") as saver:
-        await saver.setup()
-        yield saver
+    worker = logging.getLogger("omc.lab.worker")
+    level = logging.WARNING
+    while line := await stream.readline():
+        text = line.decode(errors="replace").rstrip()
+        name, _, _ = text.partition(" ")
+        level = logging.getLevelName(name) if name.isupper() and name.isalpha() else level
+        worker.log(level if isinstance(level, int) else logging.WARNING, "%s", text)
 
 
 class LabCommands:
@@ -486,7 +591,9 @@ class LabCommands:
         return await (await self._lab()).cancel(session)
 
     async def lab_sessions(self, limit: int = 50) -> list[LabSessionView]:
-        return await (await self._lab()).sessions(limit)
+        lab = await self._lab()
+        lab.warm()  # someone is looking at the Lab: a session may be asked for soon
+        return await lab.sessions(limit)
 
     async def lab_detail(self, session: str) -> LabDetail:
         return await (await self._lab()).detail(session)

@@ -3,6 +3,10 @@
 Everything comes from the engine's own database and research service, for the market the
 engine is on (the simulated market's data with ``--sim``, the venue's otherwise). Nothing here
 places, cancels or changes an order.
+
+The port works over a ``PortContext``: the engine itself (``EngineContext``) or the Lab's
+worker process (``engine.lab_worker``), which reads the same database with connections of its
+own and asks the engine only for what lives in the engine (the book, a venue's history).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from agents.port import BacktestSpec
 from ledgers import queries
@@ -27,16 +31,53 @@ PAGE = 1000  # bars asked of the market, and kept, at once when filling a gap in
 HISTORY_CHUNK = timedelta(days=30)  # of the simulated ledgers' history made and kept at once
 
 
-class EnginePort:
-    """``agents.port.LabPort`` over a running engine."""
+class PortContext(Protocol):
+    """What the port stands on: the market, the database, and the engine's own services."""
+
+    @property
+    def venue(self) -> str: ...
+
+    @property
+    def simulated(self) -> bool: ...
+
+    @property
+    def source(self) -> Any:
+        """The market source that serves (or computes) history here, or None: then the
+        engine is asked (``fetch``)."""
+        ...
+
+    def symbols(self) -> Sequence[str]: ...
+
+    async def db(self) -> Any: ...
+
+    async def fetch(self, symbol: str, timeframe: str, since: datetime, until: datetime) -> int:
+        """Have the engine fetch and keep the period's bars; how many it kept."""
+        ...
+
+    async def book(self) -> Mapping[str, Any]: ...
+
+    async def research(self) -> Any:
+        """The research service that runs and keeps backtests."""
+        ...
+
+
+class EngineContext:
+    """The port's context inside the engine's own process."""
 
     def __init__(self, engine: LocalEngine) -> None:
         self._engine = engine
-        self._filled: set[tuple[str, str, datetime, datetime]] = set()
 
     @property
     def venue(self) -> str:
         return str(self._engine.feed.venue)
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self._engine.feed.source.simulated)
+
+    @property
+    def source(self) -> Any:
+        return self._engine.feed.source
 
     def symbols(self) -> Sequence[str]:
         feed = self._engine.feed
@@ -44,11 +85,45 @@ class EnginePort:
         watched = [s for s in feed.watchlist if s in listed]
         return [*watched, *(s for s in listed if s not in watched)]
 
+    async def db(self) -> Any:
+        return await self._engine._db()
+
+    async def fetch(self, symbol: str, timeframe: str, since: datetime, until: datetime) -> int:
+        return 0  # the source is here: nothing to ask anyone else
+
+    async def book(self) -> Mapping[str, Any]:
+        host = await self._engine._host()
+        mark = host.trader.mark_now()
+        return {
+            "book": host.trader.book,
+            "equity": str(mark.equity),
+            "cash": str(mark.cash),
+            "positions": {p.symbol: str(p.quantity) for p in host.trader.positions()},
+        }
+
+    async def research(self) -> Any:
+        return (await self._engine._host()).research
+
+
+class EnginePort:
+    """``agents.port.LabPort`` over a ``PortContext``."""
+
+    def __init__(self, context: PortContext) -> None:
+        self._context = context
+        self._filled: set[tuple[str, str, datetime, datetime]] = set()
+
+    @property
+    def venue(self) -> str:
+        return self._context.venue
+
+    def symbols(self) -> Sequence[str]:
+        return self._context.symbols()
+
     def _simulated(self) -> bool:
-        return bool(self._engine.feed.source.simulated)
+        return self._context.simulated
 
     async def _db(self) -> Any:
-        return await self._engine._db()
+        return await self._context.db()
 
     async def candles(
         self, symbol: str, timeframe: str, since: datetime, until: datetime
@@ -62,9 +137,15 @@ class EnginePort:
         in milliseconds."""
         found = await self._stored(symbol, timeframe, since, until)
         expected = int((until - since).total_seconds()) // seconds(timeframe)
-        source = self._engine.feed.source
+        if len(found) >= expected:
+            return found
+        source = self._context.source
+        if source is None:  # the engine holds the market: it fetches and keeps, we read
+            if await self._context.fetch(symbol, timeframe, since, until):
+                return await self._stored(symbol, timeframe, since, until)
+            return found
         simulated = bool(getattr(source, "simulated", False))
-        if len(found) >= expected or not (simulated or getattr(source, "has_ohlcv", False)):
+        if not (simulated or getattr(source, "has_ohlcv", False)):
             return found
         fetching = self._fetch(source, symbol, timeframe, since, until)
         fetched = await (asyncio.to_thread(asyncio.run, fetching) if simulated else fetching)
@@ -133,7 +214,7 @@ class EnginePort:
             return
         from engine.intel import sim_collectors
 
-        collector = next(c for c in sim_collectors(self._engine.feed.source) if c.ledger == ledger)
+        collector = next(c for c in sim_collectors(self._context.source) if c.ledger == ledger)
         code = currency.upper()  # as the ledger's reads match it
 
         def made(start: datetime, end: datetime) -> Collected:
@@ -204,18 +285,10 @@ class EnginePort:
         return {table: rows for table, rows, _ in await queries.table_stats(db)}
 
     async def book(self) -> Mapping[str, Any]:
-        host = await self._engine._host()
-        mark = host.trader.mark_now()
-        return {
-            "book": host.trader.book,
-            "equity": str(mark.equity),
-            "cash": str(mark.cash),
-            "positions": {p.symbol: str(p.quantity) for p in host.trader.positions()},
-        }
+        return await self._context.book()
 
     async def backtest(self, spec: BacktestSpec) -> Mapping[str, Any]:
-        host = await self._engine._host()
-        research = host.research
+        research = await self._context.research()
         if spec.strategy == "signal":
             targets = {
                 int(datetime.fromisoformat(ts).timestamp()): float(target)

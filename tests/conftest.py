@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -66,6 +68,28 @@ def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("OMC_") and key not in ("OMC_TEST_PG_URL", "OMC_REQUIRE_PG"):
             monkeypatch.delenv(key)
+
+
+@pytest.fixture(autouse=True)
+def no_stray_lab_workers() -> Iterator[None]:
+    """A test that leaves its engine running (a desk test's app is never quit) would leave the
+    engine's Lab worker too, holding its connections until the run ends: ended here."""
+    yield
+    for pid in _lab_workers():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _lab_workers() -> list[int]:
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            ppid = int((proc / "stat").read_text().rpartition(")")[2].split()[1])
+            if ppid == os.getpid() and b"engine.lab_worker" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def _backends() -> list[object]:

@@ -183,8 +183,8 @@ def _chain(node: ast.AST) -> str | None:
     return None
 
 
-def _engine_uses(function: ast.AST) -> list[tuple[int, str]]:
-    """What a method of the port does with the engine it holds: each use of ``self._engine``,
+def _engine_uses(function: ast.AST, held: str = "self._engine") -> list[tuple[int, str]]:
+    """What a method does with what it holds (the engine, by default): each use of ``held``,
     followed through local names, as a full chain; one given a name ends in ``=``
     (``host = await self._engine._host()`` is ``self._engine._host()=``)."""
     parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
@@ -216,7 +216,7 @@ def _engine_uses(function: ast.AST) -> list[tuple[int, str]]:
         if chain is None:
             continue
         full = expand(chain)
-        if not full.startswith("self._engine"):
+        if not full.startswith(held):
             continue
         parent = parents.get(node)
         named = (
@@ -230,36 +230,49 @@ def _engine_uses(function: ast.AST) -> list[tuple[int, str]]:
     return uses
 
 
-# What the port may do with the engine it holds (and read what comes back); besides these it
-# reads the feed, which is market data.
+# What the port's context in the engine may do with the engine it holds (and read what comes
+# back); besides these it reads the feed, which is market data.
 ENGINE_USES = {
     "self._engine._db()",
     "self._engine._host().trader.mark_now()",
     "self._engine._host().trader.book",
     "self._engine._host().trader.positions()",
-    "self._engine._host().research.backtest()",
-    "self._engine._host().research.backtest_signal()",
+    "self._engine._host().research",  # handed to the port, which only backtests with it
+}
+# What the port may do with its context (the engine's, or the Lab worker's).
+CONTEXT_USES = {
+    "self._context.venue",
+    "self._context.simulated",
+    "self._context.source",
+    "self._context.symbols()",
+    "self._context.db()",
+    "self._context.fetch()",
+    "self._context.book()",
+    "self._context.research().backtest()",
+    "self._context.research().backtest_signal()",
 }
 
 
-def _may(use: str) -> bool:
+def _may(use: str, allowed: set[str] = ENGINE_USES, feed: str = "self._engine.feed") -> bool:
     """A use the port may make: a listed one or what it returns; on the way to one, a name
     for part of it (``host = …_host()``); anything of the feed that does not trade."""
-    if use.startswith("self._engine.feed"):
+    if use.startswith(feed):
         return not _trades(use.replace(".", "_").replace("()", "").rstrip("="))
     if use.endswith("="):
         part = use.removesuffix("=")
-        return any(ok == part or ok.startswith(part + ".") for ok in ENGINE_USES) or _may(part)
-    return any(use == ok or use.startswith(ok + ".") for ok in ENGINE_USES)
+        return any(ok == part or ok.startswith(part + ".") for ok in allowed) or _may(
+            part, allowed, feed
+        )
+    return any(use == ok or use.startswith(ok + ".") for ok in allowed)
 
 
-def test_the_engines_port_uses_the_engine_only_to_read_and_backtest() -> None:
-    """``EnginePort`` holds the whole engine (place_order and all), so what it does with it is
-    read from its code: every use is one of a short list, none of which trades."""
-    path = ROOT / "engine" / "lab_port.py"
-    tree = ast.parse(path.read_text(), str(path))
-    (port,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "EnginePort"]
-    init = next(n for n in port.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+def _class(tree: ast.Module, name: str) -> ast.ClassDef:
+    (found,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == name]
+    return found
+
+
+def _held(cls: ast.ClassDef) -> tuple[ast.AST, set[str]]:
+    init = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
     held = {
         t.attr
         for n in ast.walk(init)
@@ -267,23 +280,79 @@ def test_the_engines_port_uses_the_engine_only_to_read_and_backtest() -> None:
         for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
         if isinstance(t, ast.Attribute)
     }
-    assert held == {"_engine", "_filled"}
-    uses = [
+    return init, held
+
+
+def _uses(cls: ast.ClassDef, init: ast.AST, held: str) -> list[tuple[int, str]]:
+    return [
         (line, use)
-        for method in port.body
+        for method in cls.body
         if isinstance(method, ast.FunctionDef | ast.AsyncFunctionDef) and method is not init
-        for line, use in _engine_uses(method)
+        for line, use in _engine_uses(method, held)
     ]
-    assert ("self._engine._host().trader.book" in {u for _, u in uses}) and len(uses) >= 8
+
+
+def test_the_engines_port_uses_the_engine_only_to_read_and_backtest() -> None:
+    """``EngineContext`` holds the whole engine (place_order and all), so what it and the port
+    over it do with it is read from their code: every use is one of a short list, none of
+    which trades."""
+    path = ROOT / "engine" / "lab_port.py"
+    tree = ast.parse(path.read_text(), str(path))
+    context = _class(tree, "EngineContext")
+    init, held = _held(context)
+    assert held == {"_engine"}
+    uses = _uses(context, init, "self._engine")
+    assert ("self._engine._host().trader.book" in {u for _, u in uses}) and len(uses) >= 6
     bad = [f"engine/lab_port.py:{line} {use}" for line, use in uses if not _may(use)]
     assert bad == []
-    named = {n for _, n in _names(tree)}
-    assert not named & (ORDER_PATHS - {"_host", "trader"})  # those two only as listed above
+
+    port = _class(tree, "EnginePort")
+    init, held = _held(port)
+    assert held == {"_context", "_filled"}
+    uses = _uses(port, init, "self._context")
+    assert "self._context.research().backtest().id" in {u for _, u in uses} and len(uses) >= 8
+    bad = [
+        f"engine/lab_port.py:{line} {use}"
+        for line, use in uses
+        if not _may(use, CONTEXT_USES, "self._context.source")
+    ]
+    assert bad == []
+    named = {n for _, n in _names(port)}
+    assert not named & ORDER_PATHS
     imported = {
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
     } | {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     assert "agents.port" in imported
     assert sorted(m for m in imported if m.startswith(("engine.trading", "ccxt"))) == []
+
+
+def test_the_lab_worker_asks_the_engine_only_for_the_book_and_history() -> None:
+    """The graph runs in the Lab's worker, which holds no trader: its research service sees
+    fees only, and all it may ask of the engine is the book (read) and a venue's history
+    (fetched and kept), each answered there through the engine's port."""
+    from engine.lab_worker import _FeesOnly
+
+    path = ROOT / "engine" / "lab_worker.py"
+    tree = ast.parse(path.read_text(), str(path))
+    asked = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and _chain(node.func) == "self._worker.call"
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert asked == {"book", "fetch"}
+    assert sorted(n for n in _public(_FeesOnly) if _trades(n)) == []
+    worker = _class(tree, "LabWorker")
+    assert not {n for _, n in _names(worker)} & (ORDER_PATHS - {"trader"})
+
+    path = ROOT / "engine" / "lab.py"
+    tree = ast.parse(path.read_text(), str(path))
+    host = _class(tree, "LabHost")
+    (answer,) = [n for n in host.body if getattr(n, "name", "") == "_answer_call"]
+    used = {u for _, u in _engine_uses(answer, "self.port")}
+    assert {u.rstrip("=") for u in used} == {"self.port.book()", "self.port.candles()"}
+    assert not {n for _, n in _names(answer)} & ORDER_PATHS
 
 
 def test_the_chain_reader_sees_a_way_to_an_order() -> None:
@@ -356,16 +425,16 @@ SEAMS: tuple[tuple[type, str], ...] = (
 def order_calls(monkeypatch: pytest.MonkeyPatch) -> list[OrderCall]:
     """Every call into an order path from now on, recorded before it goes through, with the
     Lab session (if any) whose run made it."""
-    from engine.lab import LabHost
+    from engine.lab_worker import LabWorker
 
     calls: list[OrderCall] = []
-    real_run = LabHost._run
+    real_run = LabWorker._run
 
-    async def run(self: LabHost, session_id: str, graph_input: Any) -> None:
+    async def run(self: LabWorker, session_id: str, given: Any) -> None:
         IN_SESSION.set(session_id)  # this task's own context: gone when the run ends
-        await real_run(self, session_id, graph_input)
+        await real_run(self, session_id, given)
 
-    monkeypatch.setattr(LabHost, "_run", run)
+    monkeypatch.setattr(LabWorker, "_run", run)
 
     def spy(owner: type, name: str) -> None:
         real = getattr(owner, name)
@@ -392,7 +461,9 @@ def order_calls(monkeypatch: pytest.MonkeyPatch) -> list[OrderCall]:
 
 @pytest.fixture
 async def sim_engine(db_url: str) -> AsyncIterator[LocalEngine]:
-    s = config.load(None, sim={"enabled": True}, database={"url": db_url})
+    # The worker as a task in this process, so the spies see every call the run makes.
+    lab = {"isolate": False}
+    s = config.load(None, sim={"enabled": True}, database={"url": db_url}, lab=lab)
     s.sources.enabled = False
     engine = LocalEngine(s, clock=ManualClock(START), schedule=False)
     await engine.start()
@@ -450,10 +521,17 @@ async def test_a_session_places_no_order_and_approval_only_deploys(
     tools = [r["tool"] for r in detail.results.values()]
     assert "backtest" in tools and "candles" in tools  # the graph did use the port
 
-    # What the graph was given: the port, which holds nothing but the engine and its cache.
-    assert runtimes and all(r.port is engine.lab.port for r in runtimes)  # type: ignore[union-attr]
-    assert isinstance(runtimes[0].port, EnginePort)
-    assert set(vars(runtimes[0].port)) == {"_engine", "_filled"}
+    # What the graph was given: the port over the worker's context, whose research service
+    # knows fees and nothing else of the book.
+    from engine.lab_worker import LabWorker, WorkerContext, _FeesOnly
+
+    assert runtimes and all(isinstance(r.port, EnginePort) for r in runtimes)
+    assert set(vars(runtimes[0].port)) == {"_context", "_filled"}
+    context = runtimes[0].port._context
+    assert isinstance(context, WorkerContext) and set(vars(context)) == {"_worker", "_run"}
+    worker = context._worker
+    assert isinstance(worker, LabWorker)
+    assert isinstance((await context.research()).trader, _FeesOnly)
     given = {f.name: getattr(runtimes[0], f.name) for f in dataclasses.fields(runtimes[0])}
     assert not [n for n, v in given.items() if isinstance(v, Trader | TradingHost | PaperBroker)]
     # What the port hands back is plain data, never the trader or anything holding it.
@@ -490,7 +568,7 @@ async def test_a_session_places_no_order_and_approval_only_deploys(
     assert (order.origin, order.strategy) == ("strategy", deployment.name)
 
     # No order path was ever entered from the graph's code or during a Lab session's run.
-    lab_code = ("agents/", "engine/lab.py", "engine/lab_port.py")
+    lab_code = ("agents/", "engine/lab.py", "engine/lab_port.py", "engine/lab_worker.py")
     assert all(c.frames for c in order_calls)  # the stacks were read
     assert [c for c in order_calls if any(f.startswith(lab_code) for f in c.frames)] == []
     assert [c for c in order_calls if c.session is not None] == []

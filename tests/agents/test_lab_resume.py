@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from tests.agents.test_lab_worker import _alive, _children
 from tests.engine.test_headless import env
 from tests.service.test_failover import SERVICE, launch, omc, stop, wait_for
 from tests.trading.test_integrity import rows
@@ -46,8 +47,14 @@ def test_a_session_killed_mid_run_resumes_and_records_nothing_twice(
             assert time.monotonic() < deadline, f"no analysis step:\n{log.read_text()[-2000:]}"
             assert run.poll() is None, run.communicate()
             time.sleep(0.05)
+        workers = _children(engine.pid)
+        assert len(workers) == 1  # the session runs in the engine's Lab worker
         os.kill(engine.pid, signal.SIGKILL)  # mid-run: studies done, training and backtests not
         engine.wait(timeout=10)
+        deadline = time.monotonic() + 5  # the worker sees its engine gone and stops at once
+        while _alive(workers[0]):
+            assert time.monotonic() < deadline, "the Lab worker outlived its killed engine"
+            time.sleep(0.02)
     finally:
         run.kill()
         run.wait(timeout=10)

@@ -18,7 +18,7 @@ from tests.desk.test_screens import Notices, until
 from tests.desk.test_trading import ready
 
 GOAL = "Is there a tradable edge in ETH/AUD on 4h over the last 60 days? Use sentiment."
-LONG = 300  # rounds of `until`: a Lab run studies and backtests before it proposes
+LONG = 1500  # rounds of `until`: the Lab's worker starts, then studies and backtests
 
 
 def lab(app) -> LabScreen:
