@@ -53,9 +53,7 @@ async def mood(db: Any, *, simulated: bool | None = None) -> MoodView | None:
     return MoodView(*row) if row else None
 
 
-async def glass(
-    db: Any, now: datetime, limit: int, *, simulated: bool | None = None
-) -> GlassView:
+async def glass(db: Any, now: datetime, limit: int, *, simulated: bool | None = None) -> GlassView:
     from ledgers import queries
 
     since = now - timedelta(hours=26)

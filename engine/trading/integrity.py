@@ -119,7 +119,9 @@ def check(facts: BookFacts, method: CostMethod) -> list[Problem]:
         clock = facts.resume if facts.resume is not None else facts.now
         if clock < facts.newest:
             where = "the simulated clock would resume" if facts.resume else "the clock reads"
-            fix = "remember the newest stored time as the simulated clock's" if facts.resume else None
+            fix = (
+                "remember the newest stored time as the simulated clock's" if facts.resume else None
+            )
             problems.append(
                 Problem(
                     "clock_behind",

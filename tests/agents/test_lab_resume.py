@@ -78,7 +78,9 @@ def test_a_session_killed_mid_run_resumes_and_records_nothing_twice(
     finally:
         assert stop(engine) < 5
 
-    results = rows(db_url, f"SELECT result_id, tool FROM lab_results WHERE session_id = '{session}'")
+    results = rows(
+        db_url, f"SELECT result_id, tool FROM lab_results WHERE session_id = '{session}'"
+    )
     ids = sorted(int(rid[1:]) for rid, _ in results)
     assert ids == list(range(1, len(ids) + 1))  # one result per id, none lost in between
     assert set(before) <= set(results)

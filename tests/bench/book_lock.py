@@ -87,7 +87,9 @@ def _parallel(folder: Path) -> dict[str, object]:
             from sqlalchemy import text
 
             orders = (await conn.execute(text("SELECT count(*) FROM orders"))).scalar_one()
-            decisions = (await conn.execute(text("SELECT count(*) FROM risk_decisions"))).scalar_one()
+            decisions = (
+                await conn.execute(text("SELECT count(*) FROM risk_decisions"))
+            ).scalar_one()
         await db.dispose()
         return orders, decisions
 
