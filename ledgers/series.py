@@ -38,13 +38,40 @@ def table(name: str) -> Table:
 
 async def series(conn: Any, name: str) -> list[Series]:
     """Every series of a large table, in key order, by seeking from each to the next along the
-    primary key: about one index seek per series, never a read of the rows between."""
+    primary key: about one index seek per series, never a read of the rows between.
+
+    In one trip to the database: on PostgreSQL one recursive statement walks the seeks; on
+    SQLite they run one after another on the connection's own thread (a trip there and back
+    per statement, through aiosqlite, would cost more than the seeks themselves)."""
+    if conn.dialect.name == "postgresql":
+        return [tuple(row) for row in await conn.execute(_walk(name))]
+    return await conn.run_sync(_seeks, name)
+
+
+def _walk(name: str) -> Any:
+    """PostgreSQL's loose index scan: from the first key, each next key by a row comparison
+    the primary key's index answers with one seek."""
+    from sqlalchemy import text
+
+    keys = ", ".join(SERIES_KEYS[name])
+    first = SERIES_KEYS[name][0]
+    outer = ", ".join(f"s.{k}" for k in SERIES_KEYS[name])
+    return text(
+        f"WITH RECURSIVE s ({keys}) AS ("  # names from SERIES_KEYS, never input
+        f" (SELECT {keys} FROM {name} WHERE {first} >= '' ORDER BY {keys} LIMIT 1)"
+        f" UNION ALL SELECT n.* FROM s, LATERAL (SELECT {keys} FROM {name} t"
+        f" WHERE ({keys}) > ({outer}) ORDER BY {keys} LIMIT 1) n"
+        f") SELECT {keys} FROM s"
+    )
+
+
+def _seeks(conn: Any, name: str) -> list[Series]:
     t = table(name)
     keys = [t.c[k] for k in SERIES_KEYS[name]]
     # Every key sorts at or after the empty string: a seek, where a bare ORDER BY … LIMIT 1
     # reads as a scan to the planner.
     first = select(*keys).where(keys[0] >= "").order_by(*keys).limit(1)
-    row = (await conn.execute(first)).first()
+    row = conn.execute(first).first()
     found: list[Series] = []
     while row is not None:
         last = tuple(row)
@@ -59,7 +86,7 @@ async def series(conn: Any, name: str) -> list[Series]:
                 .order_by(*keys[depth:])
                 .limit(1)
             )
-            row = (await conn.execute(step)).first()
+            row = conn.execute(step).first()
             if row is not None:
                 break
     return found
