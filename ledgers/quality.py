@@ -28,7 +28,7 @@ _TICK_ACCURATE = and_(
     ),
 )
 _TICK_INCOMPLETE = or_(schema.Ticker.bid.is_(None), schema.Ticker.ask.is_(None))
-TICK_SAMPLE = 12_000  # ticks judged at most, shared among the markets
+TICK_SAMPLE = 6_000  # ticks judged at most, shared among the markets (500 each of 12)
 TICK_SAMPLE_MIN = 100  # ticks judged at least per market
 
 # Where each other ledger's rows live and how they are judged: the timestamp column, the grouping
@@ -171,9 +171,13 @@ async def measure(
             missing = (
                 func.sum(case((incomplete, 1), else_=0)) if incomplete is not None else func.sum(0)
             )
+            # Grouped on an expression, not the column: SQLite would otherwise walk the whole
+            # table along its primary key (source first) to group it, where the window's rows
+            # are a seek on the time index away (a year of news: 23 ms against 1).
+            grouped = func.coalesce(source, "")
             stmt = (
                 select(
-                    source,
+                    grouped,
                     func.count(),
                     func.max(ts),
                     func.sum(case((accurate, 1), else_=0)),
@@ -181,7 +185,7 @@ async def measure(
                 )
                 .select_from(model)
                 .where(ts >= since)
-                .group_by(source)
+                .group_by(grouped)
             )
             if simulated is not None:
                 stmt = stmt.where(from_data(source, simulated))

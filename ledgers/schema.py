@@ -130,6 +130,8 @@ class GlassMetricRow(Base):
     """Glass ledger: on-chain and fundamental metrics."""
 
     __tablename__ = "glass_metrics"
+    # The newest metric of all (ledger stats, the quality job) by one seek: ts is the key's last.
+    __table_args__ = (Index("ix_glass_metrics_ts", "ts"),)
 
     source: Mapped[str] = mapped_column(String(32), primary_key=True)
     entity: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -305,6 +307,8 @@ class EquityMarkRow(Base):
     """The equity curve: the book marked to market by the PnL-mark job."""
 
     __tablename__ = "equity_marks"
+    # The newest mark of any book by one seek (ledger stats), not a walk of every book's marks.
+    __table_args__ = (Index("ix_equity_marks_ts", "ts"),)
 
     book: Mapped[str] = mapped_column(String(48), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
