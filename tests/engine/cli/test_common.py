@@ -166,7 +166,7 @@ def test_an_unforeseen_failure_is_one_sentence_and_the_details_go_to_the_log(
     def broken(db: object) -> None:
         raise KeyError("candles")
 
-    monkeypatch.setattr("ledgers.queries.table_stats", broken)
+    monkeypatch.setattr("ledgers.queries.ledger_stats", broken)
     code, _, err = run(capsys, "ledger", "stats", "--db", sqlite_url)
     log = Path(os.environ["XDG_DATA_HOME"]) / "omc" / "omc-cli.log"
     assert code == 1 and plain_sentence(err), err
