@@ -218,11 +218,7 @@ class EnginePort:
         code = currency.upper()  # as the ledger's reads match it
 
         def made(start: datetime, end: datetime) -> Collected:
-            batch = collector.between(start, end)
-            return Collected(
-                human=tuple(i for i in batch.human if code in i.currencies),
-                catalysts=tuple(e for e in batch.catalysts if code in e.currencies),
-            )
+            return collector.between(start, end, code)
 
         # A month at a time: a year of every coin's items is never held at once (a quarter of
         # a million objects), and each write's rows are made ready on the event loop in

@@ -245,6 +245,8 @@ class LabWorker:
             self._store = SessionStore(self.db)
             async with checkpointer(self.db.url) as saver:
                 self._saver = saver
+                if self.warming is not None:
+                    self.warming = asyncio.ensure_future(self._ready(self.warming))
                 while (message := await self.channel.receive()) is not None:
                     self._handle(message)
         finally:
@@ -430,6 +432,17 @@ class LabWorker:
         fee = self.settings.trading.taker_fee
         return (fee if fee is not None else Decimal("0.001")) * 10_000
 
+    async def _ready(self, imports: asyncio.Future[Any]) -> None:
+        """The libraries loaded, then the configured model opened: its key comes out of the
+        vault (scrypt, most of a second) while the user is still typing a goal. A model that
+        does not open says why when a session asks for it."""
+        await imports
+        if self.settings.lab.model:
+            try:
+                await self._model(self.settings.lab.model)
+            except Exception as exc:
+                log.debug("the Lab's model did not open ahead of a session: %s", exc)
+
     async def _pong(self, call_id: int) -> None:
         """Answer once the libraries every run needs are loaded."""
         if self.warming is not None:
@@ -565,6 +578,11 @@ def _warm() -> None:
     for module in WARM:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
+    with contextlib.suppress(ImportError):
+        from agents.graph import build
+
+        # LangGraph compiles its first graph in a process in half a second
+        build(None).compile()  # type: ignore[arg-type]
     gc.freeze()
 
 

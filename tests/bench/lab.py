@@ -17,7 +17,8 @@
   bars (target p99 ≤ 16 ms).
 
 Both start timing with the engine's Lab worker up (``LabHost.warmed``): a desk starts it when
-the Lab is opened, and an engine that has run a session keeps it.
+the Lab is opened, and an engine that has run a session keeps it. A worker up has opened the
+configured model, so its key is out of the vault (scrypt) before the first goal is typed.
 """
 
 from __future__ import annotations
@@ -102,9 +103,11 @@ async def _engine(tmp: Path, model: ScriptedModel) -> AsyncIterator[LocalEngine]
         await engine.wait_ready()
         await asyncio.wait_for(engine._lab_ready.wait(), 60)
         assert engine.db is not None and engine.lab is not None
-        await engine.lab.warmed()  # the Lab's worker up, as in an engine that has run a while
         vault = await Vault.create(engine.db, SecretStr(PASSPHRASE))
         await vault.add("openai", SecretStr("sk-bench-lab"), kind="model")
+        # The Lab's worker up, as when the Lab screen has been opened: its libraries loaded and
+        # the configured model opened, its key out of the vault.
+        await engine.lab.warmed()
         yield engine
     finally:
         await engine.stop()

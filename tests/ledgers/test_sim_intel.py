@@ -424,3 +424,19 @@ def test_the_jump_list_matches_the_path(sim: SimMarket) -> None:
             expected[jump.coin, jump.hour - first] += jump.size
     assert np.count_nonzero(expected) > 20
     np.testing.assert_allclose(expected, span.jump, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", (SimHumanCollector, SimCatalystCollector))
+@pytest.mark.parametrize("currency", ("ETH", "doge"))
+def test_a_coins_history_is_what_every_coins_holds_for_it(
+    sim: SimMarket, cls: type[Collector], currency: str
+) -> None:
+    """The Lab makes a study's history for one coin: the same records, no more, no fewer."""
+    since, until = END - timedelta(days=20), END
+    whole = cls(sim).between(since, until)
+    code = currency.upper()
+    named = (*whole.human, *whole.catalysts)
+    expected = [r for r in named if code in r.currencies]
+    one = cls(sim).between(since, until, currency)
+    assert records([one]) == expected
+    assert expected and len(expected) < whole.rows

@@ -167,14 +167,25 @@ class _SimCollector(ABC):
             return await asyncio.to_thread(self._between, start, end)
         return self._between(start, end)
 
-    def between(self, since: datetime, until: datetime) -> Collected:
+    def between(self, since: datetime, until: datetime, currency: str | None = None) -> Collected:
         """Records stamped in (since, until], whatever runs came before: history on demand
-        (the Lab reads further back than a first run's lookback)."""
-        return self._between(seconds_since_epoch(since), seconds_since_epoch(until))
+        (the Lab reads further back than a first run's lookback). With ``currency``, only the
+        items and catalysts that name it, made for it alone where that is cheaper."""
+        start, end = seconds_since_epoch(since), seconds_since_epoch(until)
+        if currency is None:
+            return self._between(start, end)
+        return self._naming(start, end, currency.upper())
 
     @abstractmethod
     def _between(self, start: float, end: float) -> Collected:
         """Records stamped in (start, end], simulator seconds."""
+
+    def _naming(self, start: float, end: float, currency: str) -> Collected:
+        batch = self._between(start, end)
+        return Collected(
+            human=tuple(item for item in batch.human if currency in item.currencies),
+            catalysts=tuple(event for event in batch.catalysts if currency in event.currencies),
+        )
 
 
 class SimGlassCollector(_SimCollector):
@@ -211,6 +222,10 @@ class SimHumanCollector(_SimCollector):
             human=tuple(_items(self.market, start, end)),
             mood=tuple(_moods(self.market, _on_the_hour(start, end))),
         )
+
+    def _naming(self, start: float, end: float, currency: str) -> Collected:
+        # Each item names one coin: a year of one coin's is a seventh of every coin's to make.
+        return Collected(human=tuple(_items(self.market, start, end, only=currency)))
 
 
 class SimCatalystCollector(_SimCollector):
@@ -329,7 +344,9 @@ def _item_draws(
     return count, uniform, normal
 
 
-def _items(market: SimMarket, start: float, end: float) -> list[HumanItem]:
+def _items(market: SimMarket, start: float, end: float, only: str | None = None) -> list[HumanItem]:
+    """Items published in (start, end]; with ``only``, that coin's alone (the draws are made
+    for every coin all the same, so its items are the ones a full run makes)."""
     first, last = math.floor(start / HOUR), math.floor(end / HOUR)
     hours = np.arange(first, last + 1)
     span = market.hours.span(first, last + 1 + _LEAD_HOURS)
@@ -339,6 +356,8 @@ def _items(market: SimMarket, start: float, end: float) -> list[HumanItem]:
     signal = np.clip(ahead / spread, -3.0, 3.0)
     tickers = _coins(market)
     count, uniform, normal = _item_draws(market.seed, len(tickers), hours)
+    if only is not None:
+        count = np.where(np.array(tickers)[:, None] == only, count, 0)
     items: list[HumanItem] = []
     for coin, j, slot in zip(*np.nonzero(np.arange(_ITEM_SLOTS) < count[..., None]), strict=True):
         timing, source, pick = uniform[coin, j, slot]
