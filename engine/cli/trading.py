@@ -1,7 +1,9 @@
 """Trading commands of ``omc``: orders, the book, the kill switch and the tax report.
 
-Each runs an engine in this process without its scheduler (``common.with_engine``), so an
-order from the command line takes the desk's path through the same risk guard and book.
+Each goes through the engine that owns the database, or runs one in this process without
+its scheduler (``common.with_engine``), so an order from the command line takes the desk's
+path through the same risk guard and book. With no owner, a paper book's positions, orders,
+fills and lots are read from the database alone: no engine is started to show them.
 """
 
 from __future__ import annotations
@@ -18,8 +20,12 @@ from engine import numbers
 from engine.cli import common
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from engine import config
     from engine.cli.common import Engine
+
+    Alone = Callable[[Any], Awaitable[Any]]
 
 
 def add_commands(sub: common.SubParsers) -> None:
@@ -88,6 +94,24 @@ class Steps:
 async def steps(engine: Engine, symbols: Iterable[str]) -> Steps:
     """What the engine's market knows of these symbols (nothing, offline on a real venue)."""
     return _steps(await engine.instrument_steps(sorted(set(symbols))))
+
+
+def _paper(settings: config.Settings, alone: Alone) -> Alone | None:
+    """``alone`` for a paper book, which reads the same from the database as from an engine;
+    a live book is the venue's, which only an engine reconciles with."""
+    return alone if settings.trading.mode == "paper" else None
+
+
+async def _read_steps(
+    args: argparse.Namespace, settings: config.Settings, db: Any, symbols: Iterable[str]
+) -> Steps:
+    """The steps a table rounds to; JSON prints exact values and needs none (nor the
+    simulated market's start-up that gives them)."""
+    if args.json:
+        return Steps()
+    from engine.trading.positions import read_steps
+
+    return _steps(await read_steps(settings, db, symbols))
 
 
 def _steps(known: Iterable[Any]) -> Steps:
@@ -199,13 +223,8 @@ def show_positions(args: argparse.Namespace, settings: config.Settings) -> int:
         positions, known = await read_positions(settings, db)
         return positions, _steps(known)
 
-    # A paper book reads the same from the database as from an engine; a live book is the
-    # venue's, which only an engine reconciles with.
     positions, step = common.with_engine(
-        settings,
-        work,
-        market=_marks_from_market(settings),
-        alone=alone if settings.trading.mode == "paper" else None,
+        settings, work, market=_marks_from_market(settings), alone=_paper(settings, alone)
     )
     if args.json:
         common.dump(positions)
@@ -232,7 +251,13 @@ def show_orders(args: argparse.Namespace, settings: config.Settings) -> int:
         orders = await engine.orders(open_only=args.open, limit=args.limit)
         return orders, await steps(engine, (o.symbol for o in orders))
 
-    orders, step = common.with_engine(settings, work)
+    async def alone(db: Any) -> Any:
+        from engine.trading.positions import read_orders
+
+        orders = await read_orders(settings, db, open_only=args.open, limit=args.limit)
+        return orders, await _read_steps(args, settings, db, (o.symbol for o in orders))
+
+    orders, step = common.with_engine(settings, work, alone=_paper(settings, alone))
     if args.json:
         common.dump(orders)
         return 0
@@ -263,7 +288,13 @@ def show_fills(args: argparse.Namespace, settings: config.Settings) -> int:
         fills = await engine.fills(args.limit)
         return fills, await steps(engine, (f.symbol for f in fills))
 
-    fills, step = common.with_engine(settings, work)
+    async def alone(db: Any) -> Any:
+        from engine.trading.positions import read_fills
+
+        fills = await read_fills(settings, db, args.limit)
+        return fills, await _read_steps(args, settings, db, (f.symbol for f in fills))
+
+    fills, step = common.with_engine(settings, work, alone=_paper(settings, alone))
     if args.json:
         common.dump(fills)
         return 0
@@ -319,7 +350,14 @@ def show_lots(args: argparse.Namespace, settings: config.Settings) -> int:
         lots = await engine.lots()
         return lots, await steps(engine, (f"{lot.asset}/{lot.quote}" for lot in lots))
 
-    lots, step = common.with_engine(settings, work)
+    async def alone(db: Any) -> Any:
+        from engine.trading.positions import read_lots
+
+        lots = await read_lots(settings, db)
+        symbols = (f"{lot.asset}/{lot.quote}" for lot in lots)
+        return lots, await _read_steps(args, settings, db, symbols)
+
+    lots, step = common.with_engine(settings, work, alone=_paper(settings, alone))
     if args.json:
         common.dump(lots)
         return 0

@@ -82,7 +82,14 @@ class TradingCommands:
         return await (await self._host()).orders(open_only=open_only, limit=limit)
 
     async def fills(self, limit: int = 200) -> list[FillEvent]:
-        return list((await self.trading()).fills[:limit])
+        from engine.trading.messages import fill_event
+
+        host = await self._host()
+        book = host.trader.book
+        return [
+            fill_event(f, book)
+            for f in await host.store.fills(book, limit=limit, newest_first=True)
+        ]
 
     async def instrument_steps(self, symbols: list[str]) -> list[InstrumentSteps]:
         host = await self._host()

@@ -14,7 +14,7 @@ from engine.config import Settings, normalize_symbol
 from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
 from engine.trading.books import book_id
-from engine.trading.messages import fill_event, order_event, position_view
+from engine.trading.messages import fill_event, lot_view, order_event, position_view
 from engine.trading.model import ZERO, OrderRequest, OrderState
 from engine.trading.portfolio import CostMethod
 from engine.trading.research import Research
@@ -217,22 +217,8 @@ class TradingHost:
         return [order_event(o) for o in found]
 
     def lots(self) -> list[LotView]:
-        from engine.trading.tax import long_term_from
-
         tz = self.settings.trading.tax_timezone
-        return [
-            LotView(
-                lot.lot_id,
-                lot.asset,
-                lot.quote,
-                lot.acquired_at,
-                lot.quantity,
-                lot.cost,
-                lot.unit_cost,
-                long_term_from(lot.acquired_at, tz),
-            )
-            for lot in self.trader.portfolio.lots()
-        ]
+        return [lot_view(lot, tz) for lot in self.trader.portfolio.lots()]
 
     def tax_report(self, fy: int) -> Any:
         from engine.trading.tax import tax_report

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from engine.api import PositionView
+from engine.api import LotView, PositionView
 from engine.events import FillEvent, OrderEvent, RiskEvent
-from engine.trading.model import Fill, Order, Position
+from engine.trading.model import Fill, Lot, Order, Position
 from engine.trading.risk import RiskDecision
 
 
@@ -71,4 +71,19 @@ def position_view(p: Position) -> PositionView:
         p.market_value,
         p.unrealized,
         p.realized,
+    )
+
+
+def lot_view(lot: Lot, tax_zone: str) -> LotView:
+    from engine.trading.tax import long_term_from
+
+    return LotView(
+        lot.lot_id,
+        lot.asset,
+        lot.quote,
+        lot.acquired_at,
+        lot.quantity,
+        lot.cost,
+        lot.unit_cost,
+        long_term_from(lot.acquired_at, tax_zone),
     )

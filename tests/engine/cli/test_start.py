@@ -87,6 +87,9 @@ def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(
         ("ledger", "stats", "--json"),
         ("positions", "--json"),
         ("--sim", "positions", "--json"),  # an empty book: nothing for the simulator to price
+        ("orders", "--json"),
+        ("--sim", "fills", "--json"),
+        ("lots", "--json"),
     ):
         out, modules = loaded("--db", sqlite_url, *argv)
         assert isinstance(json.loads(out), list)
@@ -146,7 +149,7 @@ def test_through_the_owning_engine_a_command_is_a_thin_client(sqlite_url: str) -
         assert among(found, NEVER + DATABASE) == []
 
 
-def test_positions_read_without_an_engine_are_the_engines_figures(
+def test_a_book_read_without_an_engine_is_the_engines(
     sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The simulated clock stands still (a microsecond a second from a remembered point in
@@ -186,6 +189,40 @@ def test_positions_read_without_an_engine_are_the_engines_figures(
     assert [p.symbol for p in alone_positions] == ["BTC/AUD", "ETH/AUD"]
     assert all(p.mark is not None and p.mark > Decimal(0) for p in alone_positions)
     assert alone_steps.amounts and alone_steps.prices  # people's columns keep their steps
+
+    # The book's other reads, and what a table of them shows, are the engine's too.
+    async def the_book(engine: Any) -> Any:
+        return (
+            await engine.orders(limit=2),
+            await engine.fills(2),
+            await engine.lots(),
+            await engine.instrument_steps(["BTC/AUD", "ETH/AUD"]),
+        )
+
+    async def read_book(db: Any) -> Any:
+        from engine.trading import positions as book
+
+        return (
+            await book.read_orders(settings, db, limit=2),
+            await book.read_fills(settings, db, 2),
+            await book.read_lots(settings, db),
+            await book.read_steps(settings, db, ["ETH/AUD", "BTC/AUD", "BTC/AUD"]),
+        )
+
+    engine_book = common.with_engine(settings, the_book)
+    alone_book = common.with_engine(settings, the_book, alone=read_book)
+    assert alone_book == engine_book
+    orders, fills, lots, known = alone_book
+    assert [(o.side, o.symbol) for o in orders] == [("sell", "BTC/AUD"), ("buy", "ETH/AUD")]
+    assert [(f.side, f.symbol) for f in fills] == [("sell", "BTC/AUD"), ("buy", "ETH/AUD")]
+    assert [(lot.asset, lot.quantity) for lot in lots] == [
+        ("BTC", Decimal("0.006")),
+        ("ETH", Decimal("0.2")),
+    ]
+    assert [s.symbol for s in known] == ["BTC/AUD", "ETH/AUD"]
+    for command in ("orders", "fills", "lots"):
+        code, out, err = run_process("--sim", "--db", sqlite_url, command, env=still)
+        assert code == 0 and "BTC" in out, out + err
 
 
 def test_the_head_read_from_the_files_is_alembics() -> None:
