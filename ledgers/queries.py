@@ -15,7 +15,7 @@ from ledgers.database import Database
 from ledgers.market import Candle
 from ledgers.provenance import from_data, is_simulated
 
-_TABLES = {m.class_.__tablename__: m.class_ for m in schema.Base.registry.mappers}
+_TABLES = schema.Base.tables()
 
 
 @dataclass(frozen=True, slots=True)
