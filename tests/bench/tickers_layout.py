@@ -5,8 +5,9 @@ databases made and dropped here. Needs OMC_TEST_PG_URL.
 
 Figures per layout: bulk load, the write-behind's batch (12 ticks through the store's COPY and
 merge), the hot reads through the real functions (an explorer page of a symbol, the quality
-check, ledger stats, a day's export across markets), the table's and its indexes' size, and
-the cost of ageing out a day (retention's batched delete) or a month (dropping a partition).
+check, ledger stats, a day's export across markets, a day counted by time alone), the table's
+and its indexes' size, and the cost of ageing out a day (retention's batched delete) or a
+month (dropping a partition).
 Run: ``.venv/bin/python -m tests.bench tickers_layout``.
 """
 
@@ -20,6 +21,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import func, select
 
 from ledgers import quality, queries, retention
 from ledgers.database import Database
@@ -80,6 +83,15 @@ async def _median_ms(call: Callable[[], Awaitable[Any]], runs: int = 20) -> floa
     return round(statistics.median(took), 2)
 
 
+async def _count_window(db: Database, since: datetime, until: datetime) -> int:
+    """A read by time alone, across markets (an operator's query, a tool's window): what the
+    series walk of the hot paths never needs, and what a time index is for."""
+    ts = Ticker.__table__.c.ts
+    query = select(func.count()).where(ts >= since, ts < until)
+    async with db.engine.connect() as conn:
+        return int((await conn.execute(query)).scalar_one())
+
+
 async def _drain(rows: Any) -> int:
     return sum([1 async for _ in rows])
 
@@ -115,6 +127,9 @@ async def _layout(url: str, name: str) -> dict[str, object]:
         )
         out["quality_check_ms"] = await _median_ms(lambda: quality.measure(db, now))
         out["ledger_stats_ms"] = await _median_ms(lambda: queries.ledger_stats(db))
+        out["day_count_by_time_alone_ms"] = await _median_ms(
+            lambda: _count_window(db, *day), runs=5
+        )
         out["day_export_all_markets_ms"] = await _median_ms(
             lambda: _drain(queries.iter_rows(db, "tickers", since=day[0], until=day[1])), runs=3
         )
