@@ -71,7 +71,9 @@ def _time_brin(table: str) -> Index:
     """On PostgreSQL, a BRIN index on ``ts``: rows arrive in time order, so a range of blocks
     per day answers a read by time alone (a window across markets) in milliseconds for some
     40 kB a month of ticks. Every hot read goes along the primary key; SQLite has none."""
-    index = Index(f"ix_{table}_ts", "ts", postgresql_using="brin", info={"only": "postgresql"})
+    # BRIN is said in the migration that makes it (migration 0010): said here, it would load
+    # SQLAlchemy's PostgreSQL dialect into every process to check the option's name.
+    index = Index(f"ix_{table}_ts", "ts", info={"only": "postgresql"})
     return index.ddl_if(dialect="postgresql")
 
 

@@ -46,6 +46,22 @@ async def test_migrations_match_models(database: Database) -> None:
     assert await database.current_revision() == head_revision()
 
 
+async def test_ticks_and_books_have_a_time_index_on_postgresql_only(database: Database) -> None:
+    """A BRIN index on PostgreSQL (a read by time alone, for 40 kB a month); none on SQLite,
+    whose reads go along the primary key."""
+    names = ("ix_tickers_ts", "ix_order_book_snapshots_ts")
+    async with database.engine.connect() as conn:
+        if database.dialect == "postgresql":
+            query = text(
+                "SELECT c.relname, am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam"
+                " WHERE c.relname IN ('ix_tickers_ts', 'ix_order_book_snapshots_ts')"
+            )
+            assert dict((await conn.execute(query)).all()) == dict.fromkeys(names, "brin")
+        else:
+            query = text("SELECT name FROM sqlite_master WHERE type = 'index'")
+            assert not set(names) & set((await conn.execute(query)).scalars())
+
+
 async def test_upgrade_twice_is_harmless(database: Database) -> None:
     await database.upgrade()
     assert await database.current_revision() == head_revision()
