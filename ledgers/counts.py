@@ -24,7 +24,7 @@ from sqlalchemy import func, literal_column, select, text
 
 from ledgers import schema
 
-EXACT_BELOW = 100_000  # rows: fewer are counted exactly
+EXACT_BELOW = 20_000  # rows: fewer are counted exactly (PostgreSQL: 5 ms a 70,000 rows)
 _THINNED = frozenset({"equity_marks"})  # rows leave from the middle: the rowid span misleads
 
 
