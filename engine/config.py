@@ -13,6 +13,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
+# Our settings use no pydantic plugin, and looking for one reads every installed package's
+# metadata when the first model is built (some 10 ms of every start). An environment that
+# sets the variable, even empty, keeps its own choice.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from pydantic import (
     BaseModel,
     ConfigDict,
