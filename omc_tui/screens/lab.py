@@ -464,11 +464,13 @@ class LabScreen(Screen[None]):
         elif kind == "scope":
             self._send(view.id, "answer", "yes")
         elif kind == "proposal":
+            # The default is said, not typed in: a typed-in value hid the prompt that says
+            # what the field is for.
             default = self._defaults.get("allocation")
+            with_default = f"enter approves with {default}, or type" if default else "type"
             self._ask(
                 "approve",
-                "allocation to paper-trade it with (enter approves, esc does not)",
-                str(default) if default is not None else "",
+                f"allocation to paper-trade it with: {with_default} an amount (esc does not)",
             )
         else:
             self.action_answer()

@@ -131,6 +131,7 @@ async def test_a_goal_is_scoped_studied_reported_and_its_proposal_goes_to_paper(
         await pilot.press("y")  # approving asks the allocation first
         await pilot.pause()
         assert answer.has_focus and "allocation" in answer.placeholder
+        assert answer.value == "" and "enter approves with" in answer.placeholder  # the default
         answer.value = "-5"
         await pilot.press("enter")
         await pilot.pause()
