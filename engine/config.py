@@ -2,13 +2,20 @@
 
 The file lives in the platform config directory unless ``OMC_CONFIG`` (or ``--config``) names
 another. Every error says where the bad value came from, which key, and what was expected.
+
+An environment variable names its key from the top, sections and keys joined by ``__`` and
+matched without regard to case: ``OMC_SIM__SPEED=60``, ``OMC_TRADING__API_KEY=…``. A list, a
+map or a whole section takes JSON (``OMC_MARKET__WATCHLIST='["BTC/AUD", "ETH/AUD"]'``); other
+values are taken as typed and checked like the file's. The three are merged key by key, so
+``OMC_SIM__SPEED`` leaves the file's other ``[sim]`` keys alone.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
-from contextvars import ContextVar
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +34,6 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.sources import InitSettingsSource
 
 # Callers know the paths from here; they live apart so the desk can find them before pydantic.
 from engine.paths import config_dir, config_path, data_dir  # noqa: F401
@@ -341,10 +346,10 @@ class LabSettings(_Section):
     )
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="OMC_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
-    )
+class Settings(BaseModel):
+    """Everything the engine and the desk are configured by; ``load`` builds the effective one."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     market: MarketSettings = Field(default_factory=MarketSettings)
     sim: SimSettings = Field(default_factory=SimSettings)
@@ -365,17 +370,6 @@ class Settings(BaseSettings):
         """The config file these settings were read from (or would be)."""
         return self._file if self._file is not None else config_path(None)
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, InitSettingsSource(settings_cls, _FILE_DATA.get() or {})
-
     def database_url(self) -> str:
         """The configured URL, or the SQLite file in the platform data directory."""
         if self.database.url:
@@ -383,11 +377,6 @@ class Settings(BaseSettings):
         folder = data_dir()
         folder.mkdir(parents=True, exist_ok=True)  # ours to create, unlike a --db directory
         return f"sqlite+aiosqlite:///{folder / 'omc.db'}"
-
-
-# The file's content reaches the settings source through this variable because pydantic
-# builds sources from the class; ``load`` sets it for the duration of one construction.
-_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("omc_config_file_data", default=None)
 
 
 def normalize_symbol(raw: str, quote: str = "AUD") -> str:
@@ -403,15 +392,73 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settin
     """Build the effective settings; ``overrides`` are CLI flags as nested dicts."""
     file = config_path(path)
     file_data = read_file(file)
-    token = _FILE_DATA.set(file_data)
+    merged = _merge(_merge(file_data, from_environment()), _drop_none(overrides))
     try:
-        settings = Settings(**_drop_none(overrides))
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(_explain(exc, file, file_data, overrides)) from None
-    finally:
-        _FILE_DATA.reset(token)
     settings._file = file
     return settings
+
+
+ENV_PREFIX = "OMC_"
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The settings ``OMC_SECTION__KEY`` variables give, as nested data (see the module's
+    doc). A variable that names no section is not ours (``OMC_CONFIG``, say) and is left
+    alone; one that names a section and a key it lacks is reported as an unknown key."""
+    environ = os.environ if environ is None else environ
+    sections = Settings.model_fields
+    ours = []
+    for name, value in environ.items():
+        if name[: len(ENV_PREFIX)].upper() != ENV_PREFIX:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] in sections and all(path):
+            ours.append((path, name, value))
+    data: dict[str, Any] = {}
+    # A whole section first: a variable naming one of its keys is said over it.
+    for path, name, value in sorted(ours, key=lambda o: len(o[0])):
+        node = data
+        for part in path[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[path[-1]] = _json(name, value) if _takes_json(path) else value
+    return data
+
+
+def _takes_json(path: list[str]) -> bool:
+    """Whether the key ``path`` names holds a list, a map or a section (its value is JSON)."""
+    model: Any = Settings
+    for part in path:
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return False  # unknown: validation reports it as it stands
+        model = field.annotation
+    origin = getattr(model, "__origin__", None)
+    return origin in (list, dict) or (isinstance(model, type) and issubclass(model, BaseModel))
+
+
+def _json(name: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise ConfigError(
+            f"environment variable {name}: expected JSON for a list, map or section: {exc}"
+        ) from None
+
+
+def _merge(low: dict[str, Any], high: dict[str, Any]) -> dict[str, Any]:
+    """``high`` over ``low``, key by key into nested sections."""
+    out = dict(low)
+    for key, value in high.items():
+        below = out.get(key)
+        out[key] = (
+            _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+        )
+    return out
 
 
 def read_file(file: Path) -> dict[str, Any]:

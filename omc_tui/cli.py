@@ -12,7 +12,7 @@ from engine.cli import common
 if TYPE_CHECKING:
     from engine.config import Settings
 
-_VALUED = {"--speed", "--db", "--config", "--attach", "--token"}  # options that take a value
+_VALUED = common.VALUED | {"--attach", "--token"}  # the desk's options that take a value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
         return _open_desk(common.parse(desk, argv))
     from engine.cli.parser import parser
 
-    args = common.parse(parser(), argv)
+    args = common.parse(parser(argv), argv)
     check = functools.partial(_check_keymap, args.config)
     if args.command == "config":  # the config it shows must be one the desk can start with
         return common.run(args, check=check)

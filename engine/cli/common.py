@@ -47,6 +47,7 @@ DB_HELP = (
 )
 # Global options may come before or after the command; ``parse`` starts from these values.
 DEFAULTS = {"sim": False, "speed": None, "db": None, "config": None, "json": False}
+VALUED = frozenset({"--speed", "--db", "--config"})  # the global options that take a value
 
 
 class UsageError(Exception):
@@ -440,7 +441,7 @@ async def _through_owner(
     from engine.service.token import engine_token
     from engine.trading.books import book_label
 
-    remote = RemoteEngine(owner.address, engine_token(settings), reconnect=False)
+    remote = RemoteEngine(owner.address, engine_token(settings), reconnect=False, events=False)
     try:
         await remote.start()
     except Unreachable as exc:

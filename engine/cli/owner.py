@@ -67,7 +67,7 @@ async def _status(settings: config.Settings) -> Any:
         await lease.release()
     if owner is None or not owner.address:
         raise common.CommandFailed("a command holds the database right now; try again")
-    remote = RemoteEngine(owner.address, engine_token(settings), reconnect=False)
+    remote = RemoteEngine(owner.address, engine_token(settings), reconnect=False, events=False)
     try:
         await remote.start()
         return await remote.service_status()

@@ -21,9 +21,7 @@ class CodecError(ValueError):
 
 
 def _registry() -> dict[str, type]:
-    from engine.jobs import JobStatus
-
-    found: dict[str, type] = {"JobStatus": JobStatus}
+    found: dict[str, type] = {}
     for module in (api, events):
         for name, value in vars(module).items():
             if dataclasses.is_dataclass(value) and isinstance(value, type):
@@ -38,6 +36,18 @@ def _types() -> dict[str, type]:
     if not _TYPES:
         _TYPES.update(_registry())
     return _TYPES
+
+
+def _type(name: str) -> type | None:
+    """The engine's type of that name. A job's status is the scheduler's own type: its module
+    (the scheduler's, the market's records) is loaded when a message first holds one, not by
+    every command that attaches."""
+    found = _types().get(name)
+    if found is None and name == "JobStatus":
+        from engine.jobs import JobStatus
+
+        found = _TYPES[name] = JobStatus
+    return found
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -60,7 +70,7 @@ def encode(value: Any) -> Any:
         return {"$t": value.isoformat()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         name = type(value).__name__
-        if _types().get(name) is not type(value):
+        if _type(name) is not type(value):
             raise CodecError(f"{name} does not travel over attach")
         out: dict[str, Any] = {"$": name}
         for field in _fields(type(value)):
@@ -126,7 +136,7 @@ def _time(text: Any) -> datetime:
 
 def _dataclass(data: dict[str, Any], depth: int) -> Any:
     name = data["$"]
-    cls = _types().get(name) if isinstance(name, str) else None
+    cls = _type(name) if isinstance(name, str) else None
     if cls is None:
         raise CodecError(f"unknown type {str(name)[:40]!r}")
     names = {f.name for f in dataclasses.fields(cls) if f.init}

@@ -7,6 +7,9 @@ A request is ``{"id": 7, "method": "place_order", "params": {…}}``; its answer
 ``{"type": "result", "id": 7, "result": …}`` or ``{"type": "error", "id": 7, "error":
 {"kind": "usage" | "failed" | "unavailable" | "protocol" | "internal", "rule": …,
 "message": …}}``. Values use ``engine.service.codec``.
+
+A client that only sends commands (the command line) attaches at ``/attach?events=0``: it
+gets the hello, with the engine's clock (``now``), and its answers; no snapshot, no events.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from engine import api
 
 PROTOCOL = 1
 ATTACH_PATH = "/attach"
+ANSWERS_ONLY = "events=0"  # the attach URL's query of a client that wants only its answers
 
 # Every command a client may send: the EngineAPI's, and what the command line asks besides.
 METHODS: tuple[str, ...] = (

@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,7 +30,13 @@ from engine.api import Snapshot
 from engine.bus import EventBus
 from engine.events import BookEvent, Event, FeedEvent, ModeEvent, QualityEvent, QuoteEvent
 from engine.service import codec
-from engine.service.protocol import ATTACH_PATH, PROTOCOL, Unreachable, remote_error
+from engine.service.protocol import (
+    ANSWERS_ONLY,
+    ATTACH_PATH,
+    PROTOCOL,
+    Unreachable,
+    remote_error,
+)
 
 log = logging.getLogger("omc.remote")
 
@@ -77,8 +83,11 @@ class RemoteEngine:
         reconnect: bool = True,
         tls: ssl.SSLContext | None = None,
         connect_timeout: float = 5.0,
+        events: bool = True,
     ) -> None:
+        """``events=False`` attaches for answers only (a command): no snapshot, no events."""
         self.url = attach_url(address)
+        self._events = events
         self._token = token
         self._reconnect = reconnect
         self._tls = tls
@@ -133,6 +142,11 @@ class RemoteEngine:
                 raise Unreachable(f"the engine at {self.host} is a standby and knows no leader")
             log.info("%s is a standby; following the leader at %s", url, leader)
             url = attach_url(leader)
+        if not self._events:
+            self.url, self._ws, self.hello = url, ws, hello
+            self._clock = (_engine_now(hello), time.monotonic(), _speed(hello))
+            self.connected.set()
+            return
         message = json.loads(await ws.recv())
         if message.get("type") != "snapshot":
             await ws.close()
@@ -144,7 +158,7 @@ class RemoteEngine:
     async def _open(self, url: str) -> ClientConnection:
         try:
             return await connect(
-                url,
+                url if self._events else f"{url}?{ANSWERS_ONLY}",
                 additional_headers={"Authorization": f"Bearer {self._token}"},
                 ssl=(self._tls or True) if url.startswith("wss") else None,
                 open_timeout=self._connect_timeout,
@@ -166,8 +180,7 @@ class RemoteEngine:
             ) from None
 
     def _take_snapshot(self, snap: Snapshot) -> None:
-        speed = float(self.hello.get("speed") or 1.0)
-        self._clock = (snap.now, time.monotonic(), speed)
+        self._clock = (snap.now, time.monotonic(), _speed(self.hello))
         self._snapshot = replace(snap, mode=self._mode(snap.mode))
 
     def _mode(self, mode: ModeEvent, *, down: bool = False) -> ModeEvent:
@@ -307,6 +320,8 @@ class RemoteEngine:
 
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:
+            if not self._events and self.connected.is_set():
+                raise Unreachable("attached for answers only: the engine sends no snapshot")
             raise Unreachable("not attached yet")
         return self._snapshot
 
@@ -333,6 +348,20 @@ class RemoteEngine:
 
         command.__name__ = name
         return command
+
+
+def _speed(hello: dict[str, Any]) -> float:
+    return float(hello.get("speed") or 1.0)
+
+
+def _engine_now(hello: dict[str, Any]) -> datetime:
+    """The engine's clock as its hello gives it (this machine's, from an engine before it
+    said so)."""
+    with contextlib.suppress(KeyError, TypeError, ValueError):
+        now = datetime.fromisoformat(hello["now"])
+        if now.tzinfo is not None:
+            return now
+    return datetime.now(UTC)
 
 
 def _positional(method: str, args: tuple[Any, ...]) -> dict[str, Any]:

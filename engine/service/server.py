@@ -30,6 +30,7 @@ from engine.bus import Subscription
 from engine.events import JobEvent, ModeEvent, ReadyEvent
 from engine.service import codec
 from engine.service.protocol import (
+    ANSWERS_ONLY,
     ATTACH_PATH,
     PROTOCOL,
     ProtocolError,
@@ -195,14 +196,18 @@ class AttachServer:
             return
         engine = self.engine
         self.clients += 1
-        sub: Subscription = engine.bus.subscribe()  # before the snapshot: nothing falls between
-        pump = asyncio.create_task(self._pump(ws, sub))
+        watching = ANSWERS_ONLY not in request_query(ws).split("&")
+        # Subscribed before the snapshot: nothing falls between.
+        sub: Subscription | None = engine.bus.subscribe() if watching else None
+        pump = asyncio.create_task(self._pump(ws, sub)) if sub is not None else None
         inflight = asyncio.Semaphore(MAX_INFLIGHT)
         try:
             hello["speed"] = engine.settings.sim.speed if engine.feed.source.simulated else 1.0
+            hello["now"] = engine.now().isoformat()
             await ws.send(json.dumps(hello))
-            snapshot = codec.encode(engine.snapshot())
-            await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
+            if watching:
+                snapshot = codec.encode(engine.snapshot())
+                await ws.send(json.dumps({"type": "snapshot", "snapshot": snapshot}))
             async for raw in ws:
                 await inflight.acquire()
                 task = asyncio.create_task(self._answer(ws, engine, raw))
@@ -213,10 +218,11 @@ class AttachServer:
                 log.warning("attach: %s sent a message over the size limit", _peer(ws))
         finally:
             self.clients -= 1
-            sub.close()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
+            if sub is not None and pump is not None:
+                sub.close()
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
 
     async def _proxy(self, ws: ServerConnection, leader: str) -> bool:
         """Relay this client to the leader and back; False if the leader cannot be reached."""
@@ -224,9 +230,10 @@ class AttachServer:
 
         from engine.service.remote import attach_url
 
+        query = request_query(ws)
         try:
             upstream = await connect(
-                attach_url(leader),
+                attach_url(leader) + (f"?{query}" if query else ""),
                 additional_headers={"Authorization": f"Bearer {self._token.decode()}"},
                 open_timeout=5,
                 max_size=self._max_message,
@@ -394,3 +401,9 @@ def tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert, key)
     return ctx
+
+
+def request_query(ws: ServerConnection) -> str:
+    """The query of the request that opened ``ws`` ("" for none)."""
+    request = ws.request
+    return request.path.partition("?")[2] if request is not None else ""

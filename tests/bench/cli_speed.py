@@ -103,12 +103,13 @@ def _settled(pid: int, timeout: float = 60.0) -> None:
 
 
 # What a command cannot help loading, timed the same way: a no-owner read needs asyncio, its
-# parser, the settings (pydantic-settings) and SQLAlchemy's async engine on aiosqlite; a thin
+# parser, the settings' models (pydantic) and SQLAlchemy's async engine on aiosqlite; a thin
 # client swaps the database layer for a websocket client. A machine's pace shows in these
 # floors as much as in the commands, so each command is reported beside its floor.
+_SETTINGS = "from pydantic import BaseModel"
 FLOORS = {
-    "floor_no_owner": "import argparse, asyncio, aiosqlite, pydantic_settings, sqlalchemy.ext.asyncio",
-    "floor_through_owner": "import argparse, asyncio, pydantic_settings, websockets.asyncio.client",
+    "floor_no_owner": f"import argparse, asyncio, aiosqlite, sqlalchemy.ext.asyncio; {_SETTINGS}",
+    "floor_through_owner": f"import argparse, asyncio, websockets.asyncio.client; {_SETTINGS}",
 }
 
 

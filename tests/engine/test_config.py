@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,39 @@ def test_file_then_environment_then_flags(tmp_path: Path, monkeypatch: pytest.Mo
     assert s.sim.speed == 10.0  # environment over file
     assert s.sim.seed == 9  # flag over environment
     assert s.market.watchlist == ["BTC/AUD", "ETH/AUD"]
+
+
+def test_environment_lists_maps_and_sections_take_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, "[sim]\nseed = 1\nsymbols = 30\n[sources]\nenabled = false\n")
+    monkeypatch.setenv("OMC_MARKET__WATCHLIST", '["sol", "eth-aud"]')
+    monkeypatch.setenv("OMC_SOURCES__INTERVALS", '{"rss": 60}')
+    monkeypatch.setenv("OMC_SIM", '{"seed": 3, "speed": 4}')
+    monkeypatch.setenv("omc_sim__speed", "8")  # any case; a key said alone wins over its section
+    monkeypatch.setenv("OMC_TRADING__STARTING_CASH", "2500.10")
+    s = config.load(path)
+    assert s.market.watchlist == ["SOL/AUD", "ETH/AUD"]
+    assert s.sources.intervals == {"rss": 60.0} and s.sources.enabled is False  # merged
+    assert (s.sim.seed, s.sim.speed, s.sim.symbols) == (3, 8.0, 30)
+    assert s.trading.starting_cash == Decimal("2500.10")
+
+
+def test_environment_names_outside_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OMC_REQUIRE_PG", "1")  # not a section: someone else's variable
+    monkeypatch.setenv("OMC_", "x")
+    assert config.load(tmp_path / "none.toml").sim.seed == 7
+    monkeypatch.setenv("OMC_SIM__SEEDS", "5")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(tmp_path / "none.toml")
+    assert "environment variable OMC_SIM__SEEDS" in str(err.value)
+    assert "unknown key 'sim.seeds'" in str(err.value) and "seed" in str(err.value)
+    monkeypatch.delenv("OMC_SIM__SEEDS")
+    monkeypatch.setenv("OMC_MARKET__WATCHLIST", "BTC/AUD,ETH/AUD")
+    with pytest.raises(config.ConfigError, match="OMC_MARKET__WATCHLIST: expected JSON"):
+        config.load(tmp_path / "none.toml")
 
 
 def test_omc_config_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

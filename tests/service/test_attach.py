@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -24,7 +26,7 @@ from engine.events import FeedEvent, FillEvent, OrderEvent, QualityEvent, QuoteE
 from engine.service import codec
 from engine.service.owner import DatabaseOwned, OwningEngine
 from engine.service.protocol import RemoteError, Unreachable
-from engine.service.remote import RemoteEngine
+from engine.service.remote import RemoteEngine, attach_url
 from engine.service.token import engine_token
 
 
@@ -91,6 +93,23 @@ def test_the_engine_types_round_trip_through_json_exactly() -> None:
     assert back == result
     assert back.order.limit_price == Decimal("231000.123456789012345678901234")
     assert isinstance(back.fills, tuple) and back.order.created_at.tzinfo is not None
+
+
+def test_a_job_status_travels_though_its_module_loads_late() -> None:
+    # A thin client decodes a job's status without having loaded the scheduler's module.
+    code = (
+        "import json, sys\n"
+        "from engine.service import codec\n"
+        "assert 'engine.jobs' not in sys.modules\n"
+        'data = {"$": "JobStatus", "name": "market.tickers", "description": "tickers",'
+        ' "interval": 5.0, "status": "error", "last_error": "timeout", "runs": 3}\n'
+        "status = codec.decode(json.loads(json.dumps(data)))\n"
+        "from engine.jobs import JobStatus\n"
+        "assert isinstance(status, JobStatus) and status.runs == 3, status\n"
+        "assert codec.encode(status)['$'] == 'JobStatus'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 @pytest.mark.parametrize(
@@ -309,6 +328,38 @@ async def test_a_dropped_connection_fails_commands_at_once_and_resyncs(db_url: s
         assert isinstance((await remote.trading()).trading.book, str)
     finally:
         await remote.stop()
+        await engine.stop()
+
+
+async def test_a_command_attaches_for_its_answers_alone(db_url: str) -> None:
+    engine = await owner(db_url)
+    url = attach_url(engine.address or "")
+    headers = {"Authorization": f"Bearer {engine_token(engine.settings)}"}
+    try:
+        async with connect(f"{url}?events=0", additional_headers=headers) as ws:
+            hello = json.loads(await ws.recv())
+            assert hello["type"] == "hello" and hello["role"] == "leader"
+            assert abs(datetime.fromisoformat(hello["now"]) - engine.now()).total_seconds() < 5
+            await engine.run_job("market.tickers")  # quotes an attached desk would be sent
+            await ws.send(json.dumps({"id": 1, "method": "trading", "params": {}}))
+            answer = json.loads(await ws.recv())
+            assert (answer["type"], answer["id"]) == ("result", 1)
+            await engine.run_job("market.tickers")
+            with pytest.raises(TimeoutError):  # no snapshot, no events: nothing unasked
+                await asyncio.wait_for(ws.recv(), 1.0)
+        remote = RemoteEngine(
+            engine.address or "", engine_token(engine.settings), reconnect=False, events=False
+        )
+        await remote.start()
+        try:
+            result = await remote.place_order("BTC/AUD", "buy", "0.01")
+            assert result.accepted and (await remote.trading()).positions[0].symbol == "BTC/AUD"
+            assert abs((remote.now() - engine.now()).total_seconds()) < 5
+            with pytest.raises(Unreachable, match="answers only"):
+                remote.snapshot()
+        finally:
+            await remote.stop()
+    finally:
         await engine.stop()
 
 

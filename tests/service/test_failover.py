@@ -215,6 +215,7 @@ def test_a_standby_serves_probes_and_carries_clients_to_the_leader(
 
     import httpx
 
+    from engine.service.protocol import Unreachable
     from engine.service.remote import RemoteEngine
 
     leader, leader_log = launch(pg_url, tmp_path)
@@ -242,6 +243,19 @@ def test_a_standby_serves_probes_and_carries_clients_to_the_leader(
         # Relayed by the standby, not sent elsewhere: a load balancer's client stays put.
         relayed = (f"{address}/attach", "paper:sim", "paper:sim", True)
         assert asyncio.run(through_the_standby()) == relayed
+
+        async def a_command_through_the_standby() -> tuple[str, bool]:
+            remote = RemoteEngine(address, token, reconnect=False, events=False)
+            await remote.start()
+            try:
+                with pytest.raises(Unreachable, match="answers only"):
+                    remote.snapshot()  # the leader heard the command's query through the relay
+                view = await remote.trading()
+                return view.trading.book, bool(view.positions)
+            finally:
+                await remote.stop()
+
+        assert asyncio.run(a_command_through_the_standby()) == ("paper:sim", True)
         orders, _ = book(pg_url)
         assert [o.symbol for o in orders if o.origin.value == "manual"] == ["ETH/AUD"]
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import subprocess
 import sys
@@ -36,7 +37,10 @@ def test_the_groups_share_common_and_nothing_imports_back() -> None:
     for module, imported in graph.items():
         if module != "parser":
             assert imported <= {"common"}, f"{module} imports {imported - {'common'}}"
-    assert graph["parser"] == set(MODULES) - {"parser"}  # every group is assembled once
+    from engine.cli.parser import GROUPS
+
+    assert graph["parser"] == {"common"}  # it loads the groups by name, one or all
+    assert sorted(GROUPS) == sorted(set(MODULES) - {"parser", "common"})  # each group once
 
     def reaches(start: str, target: str, seen: set[str]) -> bool:
         return any(
@@ -44,6 +48,59 @@ def test_the_groups_share_common_and_nothing_imports_back() -> None:
         )
 
     assert [m for m in MODULES if reaches(m, m, set())] == []
+
+
+def _commands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def test_each_command_is_added_by_the_module_the_map_names() -> None:
+    import importlib
+
+    from engine.cli import parser as omc
+
+    added: dict[str, str] = {}
+    for module in omc.GROUPS:
+        p = argparse.ArgumentParser()
+        importlib.import_module(f"engine.cli.{module}").add_commands(
+            p.add_subparsers(dest="command")
+        )
+        added |= dict.fromkeys(_commands(p), module)
+    assert omc.COMMANDS == added
+    assert set(_commands(omc.parser())) == set(added)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["positions", "--json"],
+        ["--db", "sqlite:////tmp/x.db", "--sim", "orders", "--open", "--limit", "3"],
+        ["--speed=60", "ledger", "stats", "--json", "--db", "sqlite:///x.db"],
+        ["--config", "lab", "lab", "list"],  # a value that is a command's name is a value
+        ["order", "buy", "btc", "0.1", "--limit", "100", "--sim"],
+    ],
+)
+def test_a_typed_commands_own_parser_reads_it_as_the_whole_parser_does(argv: list[str]) -> None:
+    from engine.cli import common
+    from engine.cli.parser import parser
+
+    whole, own = common.parse(parser(), argv), common.parse(parser(argv), argv)
+    assert len(_commands(parser(argv))) < len(_commands(parser()))
+    assert {k: v for k, v in vars(own).items() if k != "handler"} == {
+        k: v for k, v in vars(whole).items() if k != "handler"
+    }
+    assert own.handler is whole.handler
+
+
+def test_help_and_unknown_words_see_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli.parser import parser
+
+    for argv in (["--help", "positions"], ["posit1ons"], ["--sim"], []):
+        assert len(_commands(parser(argv))) == len(_commands(parser()))
+    with pytest.raises(SystemExit):
+        parser(["posit1ons"]).parse_args(["posit1ons"])
+    assert "invalid choice: 'posit1ons'" in capsys.readouterr().err
 
 
 def test_the_old_circle_is_gone() -> None:
