@@ -313,10 +313,14 @@ class OwnerListening(CommandFailed):
         self.owner = owner
 
 
-async def _on_db(url: str, work: Callable[[Any], Awaitable[Any]], *, upgrade: bool) -> Any:
+async def _on_db(
+    url: str, work: Callable[[Any], Awaitable[Any]], *, upgrade: bool, inline: bool = False
+) -> Any:
+    """``work(db)`` on the database at ``url``; ``inline`` for a read with nothing else to do
+    (see ``Database``)."""
     from ledgers.database import Database
 
-    db = Database(url)
+    db = Database(url, inline=inline)
     try:
         try:
             await (db.upgrade() if upgrade else db.current_revision())
@@ -356,7 +360,7 @@ def with_engine(
             with contextlib.suppress(_OwnerGone):  # gone meanwhile: look again below
                 return await _through_owner(owner, settings, work, any_book=any_book)
         if alone is not None:
-            return await _on_db(url, alone, upgrade=True)
+            return await _on_db(url, alone, upgrade=True, inline=True)
 
         async def nothing(db: Any) -> None:
             return None

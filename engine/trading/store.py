@@ -13,11 +13,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequen
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engine.trading.model import Execution, Fill, Order, OrderState, OrderType, Origin, Side
 from ledgers.database import Database, SQLiteThread, begin_immediate
@@ -29,6 +28,9 @@ from ledgers.schema import (
     RiskDecisionRow,
     TradingStateRow,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
 
 _ORDERS = OrderRow.__table__
 _FILLS = FillRow.__table__

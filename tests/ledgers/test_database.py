@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
 from ledgers import queries, schema
-from ledgers.database import Database, DatabaseURLError, normalize_url
+from ledgers.database import (
+    Database,
+    DatabaseURLError,
+    InlineEngine,
+    begin_immediate,
+    normalize_url,
+)
 from ledgers.market import BookSnapshot, Candle, Instrument, JobRunRecord, Tick
 from ledgers.migrate import head_revision
 from ledgers.store import LedgerStore
@@ -272,3 +280,38 @@ async def test_a_bad_record_fails_the_whole_batch(database: Database) -> None:
         await LedgerStore(database).write_collected(batch)
     stats = {name: rows for name, rows, _ in await queries.table_stats(database)}
     assert stats["glass_metrics"] == 0  # nothing partial
+
+
+async def test_a_commands_inline_database_reads_and_writes_as_the_async_one(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'omc.db'}"
+    inline = Database(url, inline=True)
+    try:
+        assert isinstance(inline.engine, InlineEngine) and inline.sqlite_thread() is None
+        await inline.upgrade()  # a new file's schema, by alembic on the command's own thread
+        assert await inline.current_revision() == head_revision()
+        async with inline.engine.begin() as conn:
+            await begin_immediate(conn)
+            await conn.execute(insert(schema.Ticker.__table__), [asdict(t) for t in _ticks(3)])
+        with pytest.raises(RuntimeError):
+            async with inline.engine.begin() as conn:  # a failed transaction leaves nothing
+                await conn.execute(insert(schema.Ticker.__table__), [asdict(_ticks(4)[-1])])
+                raise RuntimeError("stop")
+        inline_stats = await queries.ledger_stats(inline)
+    finally:
+        await inline.dispose()
+    async_db = Database(url)
+    try:
+        assert await queries.ledger_stats(async_db) == inline_stats
+    finally:
+        await async_db.dispose()
+    tickers = next(s for s in inline_stats if s.table == "tickers")
+    assert (tickers.rows, tickers.newest) == (6, T0 + timedelta(seconds=2))
+
+
+def test_inline_changes_nothing_on_postgresql_or_in_memory() -> None:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    for url in ("postgresql://omc@db.internal/omc", "sqlite:///:memory:"):
+        assert isinstance(Database(url, inline=True).engine, AsyncEngine)

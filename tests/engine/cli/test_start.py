@@ -2,8 +2,8 @@
 
 Which modules a start loads, not how long it takes, so the checks hold on any machine (the
 wall times are ``tests/bench/cli_speed.py``'s). With no engine on the database a command
-reads it without the desk, the simulator, the venues' exchange classes or the migrations;
-through the engine that owns it, a command is a thin client that loads no database layer.
+reads it without the desk, the simulator, the venues' exchange classes or the migrations (and
+a SQLite file without the asyncio layer); through the engine that owns it, a command is a thin client that loads no database layer.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ NEVER = (
 )
 # Only the engine that owns the database needs its database layer.
 DATABASE = ("sqlalchemy", "aiosqlite", "ledgers.database", "ledgers.schema")
+# A read of a SQLite file is made on the command's own thread: none of the async layer.
+ASYNC_DATABASE = ("sqlalchemy.ext.asyncio", "sqlalchemy.orm", "aiosqlite", "greenlet")
 
 
 def among(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -95,6 +97,7 @@ def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(
         assert isinstance(json.loads(out), list)
         assert among(modules, NEVER) == [], argv
         assert among(modules, ("websockets", "engine.service.remote")) == [], argv
+        assert among(modules, ASYNC_DATABASE) == [], argv
 
 
 def test_the_first_command_on_a_new_database_still_brings_its_schema_up(
@@ -147,6 +150,7 @@ def test_through_the_owning_engine_a_command_is_a_thin_client(sqlite_url: str) -
     for found in (modules, more):
         assert "engine.service.remote" in found  # it did ask the engine
         assert among(found, NEVER + DATABASE) == []
+        assert "engine.jobs" not in found  # attached for its answer: no snapshot of the jobs
 
 
 def test_a_book_read_without_an_engine_is_the_engines(
