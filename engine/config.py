@@ -20,23 +20,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-# Our settings use no pydantic plugin, and looking for one reads every installed package's
-# metadata when the first model is built (some 10 ms of every start). An environment that
-# sets the variable, even empty, keeps its own choice.
-os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    SecretStr,
-    ValidationError,
-    field_validator,
-)
-
-# Callers know the paths from here; they live apart so the desk can find them before pydantic.
+# Callers know the paths from here; they live apart so the desk can find them before settings.
 from engine.paths import config_dir, config_path, data_dir  # noqa: F401
+from engine.sections import Invalid, Secret, Section, Setting, checks
 from ledgers.timeframes import TIMEFRAMES
 
 DEFAULT_WATCHLIST = [
@@ -63,20 +49,16 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message is meant for the user as it stands."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+class MarketSettings(Section):
+    venue: str = Setting("coinspot", description="ccxt exchange id")
+    quote: str = Setting("AUD", description="quote currency of the watchlist")
+    watchlist: list[str] = Setting(factory=lambda: list(DEFAULT_WATCHLIST))
+    poll_seconds: float = Setting(5.0, gt=0, description="ticker polling interval")
+    book_seconds: float = Setting(10.0, gt=0, description="order-book polling interval")
+    book_depth: int = Setting(20, ge=1, le=500)
+    timeout_seconds: float = Setting(10.0, gt=0)
 
-
-class MarketSettings(_Section):
-    venue: str = Field("coinspot", description="ccxt exchange id")
-    quote: str = Field("AUD", description="quote currency of the watchlist")
-    watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
-    poll_seconds: float = Field(5.0, gt=0, description="ticker polling interval")
-    book_seconds: float = Field(10.0, gt=0, description="order-book polling interval")
-    book_depth: int = Field(20, ge=1, le=500)
-    timeout_seconds: float = Field(10.0, gt=0)
-
-    @field_validator("quote")
+    @checks("quote")
     @classmethod
     def _upper(cls, value: str) -> str:
         value = value.strip().upper()
@@ -84,7 +66,7 @@ class MarketSettings(_Section):
             raise ValueError("expected a currency code such as AUD")
         return value
 
-    @field_validator("watchlist")
+    @checks("watchlist")
     @classmethod
     def _symbols(cls, value: list[str]) -> list[str]:
         seen: list[str] = []
@@ -95,21 +77,21 @@ class MarketSettings(_Section):
         return seen
 
 
-class SimSettings(_Section):
-    enabled: bool = Field(False, description="use the simulated market instead of the venue")
+class SimSettings(Section):
+    enabled: bool = Setting(False, description="use the simulated market instead of the venue")
     seed: int = 7
-    speed: float = Field(1.0, gt=0, le=100_000, description="simulated seconds per real second")
-    symbols: int = Field(12, ge=1, le=5000, description="pairs in the simulated universe")
-    tick_seconds: float = Field(1.0, gt=0, description="simulated seconds between ticks")
-    poll_seconds: float = Field(1.0, gt=0, description="real seconds between simulator steps")
+    speed: float = Setting(1.0, gt=0, le=100_000, description="simulated seconds per real second")
+    symbols: int = Setting(12, ge=1, le=5000, description="pairs in the simulated universe")
+    tick_seconds: float = Setting(1.0, gt=0, description="simulated seconds between ticks")
+    poll_seconds: float = Setting(1.0, gt=0, description="real seconds between simulator steps")
 
 
-class DatabaseSettings(_Section):
-    url: str | None = Field(
+class DatabaseSettings(Section):
+    url: str | None = Setting(
         None, description="sqlite:////ABSOLUTE/PATH or postgresql://…; default: data dir"
     )
 
-    @field_validator("url")
+    @checks("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value is None:
@@ -124,55 +106,55 @@ class DatabaseSettings(_Section):
         return url
 
 
-class EngineSettings(_Section):
-    flush_seconds: float = Field(1.0, gt=0, description="write-behind flush interval")
-    candle_seconds: float = Field(5.0, gt=0, description="candle building interval")
-    instruments_seconds: float = Field(3600.0, gt=0, description="instrument list refresh")
-    job_run_days: float = Field(7.0, gt=0, description="days of job-run history to keep")
+class EngineSettings(Section):
+    flush_seconds: float = Setting(1.0, gt=0, description="write-behind flush interval")
+    candle_seconds: float = Setting(5.0, gt=0, description="candle building interval")
+    instruments_seconds: float = Setting(3600.0, gt=0, description="instrument list refresh")
+    job_run_days: float = Setting(7.0, gt=0, description="days of job-run history to keep")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
 
-class RetentionSettings(_Section):
+class RetentionSettings(Section):
     """How long the engine keeps what it collects; none keeps it for ever. Candles and the
     intelligence ledgers are always kept (candles are the downsampled record of the ticks)."""
 
-    tickers_days: float | None = Field(30.0, ge=1, description="raw ticker polls")
-    books_days: float | None = Field(7.0, ge=1, description="order-book snapshots")
-    equity_hourly_after_days: float | None = Field(
+    tickers_days: float | None = Setting(30.0, ge=1, description="raw ticker polls")
+    books_days: float | None = Setting(7.0, ge=1, description="order-book snapshots")
+    equity_hourly_after_days: float | None = Setting(
         30.0, gt=0, description="equity marks older than this: the last of each hour"
     )
-    equity_daily_after_days: float | None = Field(
+    equity_daily_after_days: float | None = Setting(
         365.0, gt=0, description="equity marks older than this: the last of each day"
     )
-    prune_seconds: float = Field(3600.0, gt=0, description="how often the prune job runs")
+    prune_seconds: float = Setting(3600.0, gt=0, description="how often the prune job runs")
 
 
-class SourcesSettings(_Section):
+class SourcesSettings(Section):
     """The Glass, Human and Catalyst collectors on live data (the simulator feeds its own).
 
     Lists and maps left empty keep each collector's built-in defaults.
     """
 
-    enabled: bool = Field(True, description="run the intelligence collectors at all")
-    disabled: list[str] = Field(default_factory=list, description="collector names to skip")
-    intervals: dict[str, float] = Field(default_factory=dict, description="name -> seconds")
-    base_urls: dict[str, str] = Field(default_factory=dict, description="name -> base URL")
-    defillama_protocols: list[str] = Field(default_factory=list)
-    defillama_chains: list[str] = Field(default_factory=list)
-    evm_endpoints: list[str] = Field(default_factory=list, description="tried in order")
-    rss_feeds: dict[str, str] = Field(default_factory=dict, description="key -> feed URL")
-    reddit_subreddits: list[str] = Field(default_factory=list)
+    enabled: bool = Setting(True, description="run the intelligence collectors at all")
+    disabled: list[str] = Setting(factory=list, description="collector names to skip")
+    intervals: dict[str, float] = Setting(factory=dict, description="name -> seconds")
+    base_urls: dict[str, str] = Setting(factory=dict, description="name -> base URL")
+    defillama_protocols: list[str] = Setting(factory=list)
+    defillama_chains: list[str] = Setting(factory=list)
+    evm_endpoints: list[str] = Setting(factory=list, description="tried in order")
+    rss_feeds: dict[str, str] = Setting(factory=dict, description="key -> feed URL")
+    reddit_subreddits: list[str] = Setting(factory=list)
     reddit_client_id: str | None = None
-    reddit_client_secret: SecretStr | None = None
-    cryptopanic_token: SecretStr | None = None
-    sec_ciks: dict[str, str] = Field(default_factory=dict, description="CIK -> ticker")
-    sec_user_agent: str = Field(
+    reddit_client_secret: Secret | None = None
+    cryptopanic_token: Secret | None = None
+    sec_ciks: dict[str, str] = Setting(factory=dict, description="CIK -> ticker")
+    sec_user_agent: str = Setting(
         "OhMyCoins research contact@example.com",
         description="the SEC asks for 'Company Name admin@domain' here",
     )
-    snapshot_spaces: list[str] = Field(default_factory=list)
+    snapshot_spaces: list[str] = Setting(factory=list)
 
-    @field_validator("intervals")
+    @checks("intervals")
     @classmethod
     def _positive(cls, value: dict[str, float]) -> dict[str, float]:
         bad = [name for name, seconds in value.items() if seconds <= 0]
@@ -181,12 +163,12 @@ class SourcesSettings(_Section):
         return value
 
 
-class QualitySettings(_Section):
-    alert_below: float = Field(0.7, ge=0, le=1, description="overall score that raises an alert")
-    check_seconds: float = Field(300.0, gt=0, description="quality monitor interval")
-    window_hours: float = Field(24.0, gt=0, description="how far back rows are judged")
-    expected_minutes: dict[str, float] = Field(
-        default_factory=lambda: {
+class QualitySettings(Section):
+    alert_below: float = Setting(0.7, ge=0, le=1, description="overall score that raises an alert")
+    check_seconds: float = Setting(300.0, gt=0, description="quality monitor interval")
+    window_hours: float = Setting(24.0, gt=0, description="how far back rows are judged")
+    expected_minutes: dict[str, float] = Setting(
+        factory=lambda: {
             "exchange": 1.0,
             "glass": 120.0,
             "human": 60.0,
@@ -209,36 +191,38 @@ class QualitySettings(_Section):
         return Thresholds(self.alert_below, timedelta(hours=self.window_hours), expected)
 
 
-class TradingSettings(_Section):
+class TradingSettings(Section):
     """The paper book, the risk guard's limits, strategies and the governance gate."""
 
-    mode: Literal["paper", "live"] = Field("paper", description="live also needs `omc live arm`")
+    mode: Literal["paper", "live"] = Setting("paper", description="live also needs `omc live arm`")
     # The vault is the place for these (omc keys add VENUE.api_key); the engine warns when it
     # falls back to them.
-    api_key: SecretStr | None = Field(None, description="venue API key; better in the vault")
-    api_secret: SecretStr | None = Field(None, description="venue API secret; better in the vault")
-    starting_cash: Decimal = Field(Decimal("10000"), gt=0, description="paper account, in quote")
-    cost_method: Literal["fifo", "average"] = Field("fifo", description="lot matching")
-    taker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")
-    maker_fee: Decimal | None = Field(None, ge=0, lt=1, description="override the venue's rate")
-    max_order_notional: Decimal = Field(Decimal("5000"), gt=0, description="quote per order")
-    max_position_pct: Decimal = Field(Decimal("25"), gt=0, le=100, description="% of equity")
-    daily_loss_pct: Decimal = Field(Decimal("5"), gt=0, le=100, description="% of day-start equity")
-    max_open_orders: int = Field(20, ge=1)
-    max_orders_per_minute: int = Field(30, ge=1)
-    stale_quote_seconds: float = Field(30.0, gt=0)
-    max_limit_distance_pct: Decimal = Field(Decimal("10"), gt=0, le=100)
-    mark_seconds: float = Field(60.0, gt=0, description="PnL mark / equity curve interval")
-    orders_seconds: float = Field(2.0, gt=0, description="resting-order check interval")
-    strategy_seconds: float = Field(30.0, gt=0, description="deployed strategies' interval")
-    allocation: Decimal = Field(
+    api_key: Secret | None = Setting(None, description="venue API key; better in the vault")
+    api_secret: Secret | None = Setting(None, description="venue API secret; better in the vault")
+    starting_cash: Decimal = Setting(Decimal("10000"), gt=0, description="paper account, in quote")
+    cost_method: Literal["fifo", "average"] = Setting("fifo", description="lot matching")
+    taker_fee: Decimal | None = Setting(None, ge=0, lt=1, description="override the venue's rate")
+    maker_fee: Decimal | None = Setting(None, ge=0, lt=1, description="override the venue's rate")
+    max_order_notional: Decimal = Setting(Decimal("5000"), gt=0, description="quote per order")
+    max_position_pct: Decimal = Setting(Decimal("25"), gt=0, le=100, description="% of equity")
+    daily_loss_pct: Decimal = Setting(
+        Decimal("5"), gt=0, le=100, description="% of day-start equity"
+    )
+    max_open_orders: int = Setting(20, ge=1)
+    max_orders_per_minute: int = Setting(30, ge=1)
+    stale_quote_seconds: float = Setting(30.0, gt=0)
+    max_limit_distance_pct: Decimal = Setting(Decimal("10"), gt=0, le=100)
+    mark_seconds: float = Setting(60.0, gt=0, description="PnL mark / equity curve interval")
+    orders_seconds: float = Setting(2.0, gt=0, description="resting-order check interval")
+    strategy_seconds: float = Setting(30.0, gt=0, description="deployed strategies' interval")
+    allocation: Decimal = Setting(
         Decimal("1000"), gt=0, description="quote a deployed strategy trades with; backtest cash"
     )
-    slippage_bps: Decimal = Field(Decimal("5"), ge=0, description="backtest default slippage")
-    gate_min_trades: int = Field(20, ge=0, description="governance gate before paper")
-    gate_min_sharpe: float = Field(0.5, description="governance gate before paper")
-    gate_max_drawdown_pct: float = Field(25.0, gt=0, le=100, description="governance gate")
-    tax_timezone: str = Field("Australia/Sydney", description="financial-year boundaries")
+    slippage_bps: Decimal = Setting(Decimal("5"), ge=0, description="backtest default slippage")
+    gate_min_trades: int = Setting(20, ge=0, description="governance gate before paper")
+    gate_min_sharpe: float = Setting(0.5, description="governance gate before paper")
+    gate_max_drawdown_pct: float = Setting(25.0, gt=0, le=100, description="governance gate")
+    tax_timezone: str = Setting("Australia/Sydney", description="financial-year boundaries")
 
     def limits(self) -> Any:
         """The risk guard's limits (an engine.trading.risk.RiskLimits)."""
@@ -263,11 +247,11 @@ class TradingSettings(_Section):
         )
 
 
-class DeskSettings(_Section):
-    timeframe: str = Field("1h", description="chart timeframe at start")
-    keymap: dict[str, str] = Field(default_factory=dict, description="action id -> keys")
+class DeskSettings(Section):
+    timeframe: str = Setting("1h", description="chart timeframe at start")
+    keymap: dict[str, str] = Setting(factory=dict, description="action id -> keys")
 
-    @field_validator("timeframe")
+    @checks("timeframe")
     @classmethod
     def _timeframe(cls, value: str) -> str:
         if value not in TIMEFRAME_NAMES:
@@ -275,29 +259,29 @@ class DeskSettings(_Section):
         return value
 
 
-class ServiceSettings(_Section):
+class ServiceSettings(Section):
     """The engine's one port: the attach websocket, /healthz, /readyz and /metrics."""
 
-    listen: str = Field("127.0.0.1:8765", description="HOST:PORT; port 0 picks a free one")
-    advertise: str | None = Field(
+    listen: str = Setting("127.0.0.1:8765", description="HOST:PORT; port 0 picks a free one")
+    advertise: str | None = Setting(
         None,
         description="HOST[:PORT] other engines reach this one at (default: this machine's "
         "address when listening on every interface)",
     )
-    tls_cert: str | None = Field(None, description="PEM certificate file: serve wss:// and https")
-    tls_key: str | None = Field(None, description="PEM private key file for tls_cert")
-    token: SecretStr | None = Field(
+    tls_cert: str | None = Setting(None, description="PEM certificate file: serve wss:// and https")
+    tls_key: str | None = Setting(None, description="PEM private key file for tls_cert")
+    token: Secret | None = Setting(
         None, description="attach bearer token; default: generated once into the data dir"
     )
-    failover_seconds: float = Field(
+    failover_seconds: float = Setting(
         10.0, gt=0, le=300, description="a standby takes over within this long of a leader's loss"
     )
-    max_message_bytes: int = Field(1_048_576, ge=1024, description="largest attach message")
-    stale_feed_seconds: float = Field(
+    max_message_bytes: int = Setting(1_048_576, ge=1024, description="largest attach message")
+    stale_feed_seconds: float = Setting(
         120.0, gt=0, description="/readyz fails when the market feed is older than this"
     )
 
-    @field_validator("listen")
+    @checks("listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.strip().rpartition(":")
@@ -306,64 +290,62 @@ class ServiceSettings(_Section):
         return f"{host}:{int(port)}"
 
 
-class AlertSettings(_Section):
+class AlertSettings(Section):
     """Where alerts go besides the desk: a Slack-compatible webhook and email over SMTP."""
 
-    webhook_url: SecretStr | None = Field(None, description="Slack-compatible incoming webhook")
-    email_to: list[str] = Field(default_factory=list, description="recipients; empty: no email")
-    email_from: str = Field("omc@localhost", description="From: address of alert mail")
-    smtp_host: str | None = Field(None, description="SMTP server for alert mail")
-    smtp_port: int = Field(587, ge=1, le=65535)
+    webhook_url: Secret | None = Setting(None, description="Slack-compatible incoming webhook")
+    email_to: list[str] = Setting(factory=list, description="recipients; empty: no email")
+    email_from: str = Setting("omc@localhost", description="From: address of alert mail")
+    smtp_host: str | None = Setting(None, description="SMTP server for alert mail")
+    smtp_port: int = Setting(587, ge=1, le=65535)
     smtp_user: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = Field(True, description="upgrade with STARTTLS before logging in")
-    feed_down_minutes: float = Field(10.0, gt=0, description="alert on a feed down this long")
-    fills: bool = Field(False, description="also alert on every fill")
-    repeat_minutes: float = Field(
+    smtp_password: Secret | None = None
+    smtp_starttls: bool = Setting(True, description="upgrade with STARTTLS before logging in")
+    feed_down_minutes: float = Setting(10.0, gt=0, description="alert on a feed down this long")
+    fills: bool = Setting(False, description="also alert on every fill")
+    repeat_minutes: float = Setting(
         30.0, ge=0, description="the same alert is not sent again within this long"
     )
-    max_per_hour: int = Field(30, ge=1, description="at most this many alerts an hour")
-    timeout_seconds: float = Field(10.0, gt=0)
-    retries: int = Field(3, ge=0, le=10, description="attempts after the first for a failure")
+    max_per_hour: int = Setting(30, ge=1, description="at most this many alerts an hour")
+    timeout_seconds: float = Setting(10.0, gt=0)
+    retries: int = Setting(3, ge=0, le=10, description="attempts after the first for a failure")
 
 
-class LabSettings(_Section):
+class LabSettings(Section):
     """The Lab's model and budget. With no model the Lab plans by rule and says so."""
 
-    model: str | None = Field(
+    model: str | None = Setting(
         None, description="provider/name as litellm spells it, e.g. openai/gpt-4o-mini"
     )
-    key: str | None = Field(None, description="the vault key it uses; default: the provider")
-    base_url: str | None = Field(None, description="an OpenAI-compatible server's URL")
-    budget: Decimal | None = Field(
+    key: str | None = Setting(None, description="the vault key it uses; default: the provider")
+    base_url: str | None = Setting(None, description="an OpenAI-compatible server's URL")
+    budget: Decimal | None = Setting(
         Decimal("1.00"), ge=0, description="USD a session may spend; none: no limit"
     )
-    timeout: float = Field(60.0, gt=0, description="seconds for one model call")
-    isolate: bool = Field(
+    timeout: float = Setting(60.0, gt=0, description="seconds for one model call")
+    isolate: bool = Setting(
         True,
         description="run sessions in a process of their own, so a study never slows the desk; "
         "false runs them in the engine's process",
     )
 
 
-class Settings(BaseModel):
+class Settings(Section):
     """Everything the engine and the desk are configured by; ``load`` builds the effective one."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    market: MarketSettings = Field(default_factory=MarketSettings)
-    sim: SimSettings = Field(default_factory=SimSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    engine: EngineSettings = Field(default_factory=EngineSettings)
-    desk: DeskSettings = Field(default_factory=DeskSettings)
-    quality: QualitySettings = Field(default_factory=QualitySettings)
-    sources: SourcesSettings = Field(default_factory=SourcesSettings)
-    trading: TradingSettings = Field(default_factory=TradingSettings)
-    service: ServiceSettings = Field(default_factory=ServiceSettings)
-    alerts: AlertSettings = Field(default_factory=AlertSettings)
-    lab: LabSettings = Field(default_factory=LabSettings)
-    retention: RetentionSettings = Field(default_factory=RetentionSettings)
-    _file: Path | None = PrivateAttr(None)  # the config file they were read from, if any
+    market: MarketSettings = Setting(factory=MarketSettings)
+    sim: SimSettings = Setting(factory=SimSettings)
+    database: DatabaseSettings = Setting(factory=DatabaseSettings)
+    engine: EngineSettings = Setting(factory=EngineSettings)
+    desk: DeskSettings = Setting(factory=DeskSettings)
+    quality: QualitySettings = Setting(factory=QualitySettings)
+    sources: SourcesSettings = Setting(factory=SourcesSettings)
+    trading: TradingSettings = Setting(factory=TradingSettings)
+    service: ServiceSettings = Setting(factory=ServiceSettings)
+    alerts: AlertSettings = Setting(factory=AlertSettings)
+    lab: LabSettings = Setting(factory=LabSettings)
+    retention: RetentionSettings = Setting(factory=RetentionSettings)
+    _file: Path | None = None  # the config file they were read from, if any
 
     @property
     def file(self) -> Path:
@@ -394,8 +376,8 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Settin
     file_data = read_file(file)
     merged = _merge(_merge(file_data, from_environment()), _drop_none(overrides))
     try:
-        settings = Settings.model_validate(merged)
-    except ValidationError as exc:
+        settings = Settings(**merged)
+    except Invalid as exc:
         raise ConfigError(_explain(exc, file, file_data, overrides)) from None
     settings._file = file
     return settings
@@ -409,7 +391,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     doc). A variable that names no section is not ours (``OMC_CONFIG``, say) and is left
     alone; one that names a section and a key it lacks is reported as an unknown key."""
     environ = os.environ if environ is None else environ
-    sections = Settings.model_fields
+    sections = Settings.fields()
     ours = []
     for name, value in environ.items():
         if name[: len(ENV_PREFIX)].upper() != ENV_PREFIX:
@@ -433,12 +415,16 @@ def _takes_json(path: list[str]) -> bool:
     """Whether the key ``path`` names holds a list, a map or a section (its value is JSON)."""
     model: Any = Settings
     for part in path:
-        field = getattr(model, "model_fields", {}).get(part)
+        field = model.fields().get(part) if _is_section(model) else None
         if field is None:
             return False  # unknown: validation reports it as it stands
         model = field.annotation
     origin = getattr(model, "__origin__", None)
-    return origin in (list, dict) or (isinstance(model, type) and issubclass(model, BaseModel))
+    return origin in (list, dict) or _is_section(model)
+
+
+def _is_section(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Section)
 
 
 def _json(name: str, value: str) -> Any:
@@ -487,9 +473,7 @@ def _drop_none(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _explain(
-    exc: ValidationError, file: Path, file_data: dict[str, Any], overrides: dict[str, Any]
-) -> str:
+def _explain(exc: Invalid, file: Path, file_data: dict[str, Any], overrides: dict[str, Any]) -> str:
     lines = []
     given = _drop_none(overrides)  # a flag left out is not where a bad value came from
     for err in exc.errors():
@@ -506,7 +490,7 @@ def _explain(
 
             got = mask_url(got)  # a password never reaches the terminal
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = err["msg"]
         lines.append(f"{origin}: bad value for {key!r}{shown}: {msg}")
     return "\n".join(lines)
 
@@ -552,17 +536,17 @@ def _has_path(data: dict[str, Any], loc: list[str]) -> bool:
 def _known_keys(loc: list[str]) -> list[str]:
     model: Any = Settings
     for part in loc:
-        field = model.model_fields.get(part)
-        if field is None or not isinstance(field.annotation, type):
+        field = model.fields().get(part)
+        if field is None or not _is_section(field.annotation):
             return []
         model = field.annotation
-    return list(model.model_fields)
+    return list(model.fields())
 
 
 def effective(settings: Settings, path: Path) -> dict[str, Any]:
     """The settings as plain data with secrets masked, for ``omc config show``."""
     from ledgers.urls import mask_url
 
-    data = settings.model_dump(mode="json")
+    data = settings.to_data()
     data["database"]["url"] = mask_url(settings.database_url())
     return {"config_file": str(path), "config_file_exists": path.exists(), **data}

@@ -13,6 +13,7 @@ from engine.api import LotView, OrderPreview, OrderResult, TradingView
 from engine.config import Settings, normalize_symbol
 from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
+from engine.sections import Secret
 from engine.trading.books import book_id
 from engine.trading.messages import fill_event, lot_view, order_event, position_view
 from engine.trading.model import ZERO, OrderRequest, OrderState
@@ -22,6 +23,9 @@ from engine.trading.store import TradingStore
 from engine.trading.trader import Trader, TradingError
 from engine.trading.venue import FeedMarket
 from ledgers.database import Database
+
+# Live trading's API key and secret: the vault's (pydantic's secret text) or the config's.
+VenueKeys = tuple[Secret | SecretStr, Secret | SecretStr]
 
 log = logging.getLogger("omc.trading")
 
@@ -41,7 +45,7 @@ class TradingHost:
         publish: Callable[[Event], None],
         now: Callable[[], datetime],
         *,
-        venue_keys: tuple[SecretStr, SecretStr] | None = None,
+        venue_keys: VenueKeys | None = None,
     ) -> None:
         t = settings.trading
         self.settings = settings
@@ -256,7 +260,7 @@ def _duplicate(order: Any) -> str:
     return f"order {order.client_id} already exists ({state}); nothing new was sent"
 
 
-async def venue_keys(settings: Settings, db: Database) -> tuple[SecretStr, SecretStr] | None:
+async def venue_keys(settings: Settings, db: Database) -> VenueKeys | None:
     """Live trading's API key and secret: the vault's when it holds them (opened with
     ``OMC_VAULT_PASSPHRASE``, never asked for), else the configuration's, with a warning."""
     from engine import vault
@@ -285,9 +289,7 @@ async def venue_keys(settings: Settings, db: Database) -> tuple[SecretStr, Secre
     return stored if stored is not None else configured
 
 
-def live_broker(
-    settings: Settings, now: Callable[[], datetime], keys: tuple[SecretStr, SecretStr] | None
-) -> Any:
+def live_broker(settings: Settings, now: Callable[[], datetime], keys: VenueKeys | None) -> Any:
     """The venue's live broker, with the keys ``venue_keys`` found."""
     from engine.trading.live import LiveBroker, build_exchange
     from engine.vault import PASSPHRASE_ENV, venue_key_names

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from engine.api import LotView, PositionView
 from engine.events import FillEvent, OrderEvent, RiskEvent
 from engine.trading.model import Fill, Lot, Order, Position
-from engine.trading.risk import RiskDecision
+
+if TYPE_CHECKING:
+    from engine.trading.risk import RiskDecision
 
 
 def order_event(order: Order) -> OrderEvent:

@@ -22,7 +22,6 @@ from engine.trading.messages import fill_event, lot_view, order_event, position_
 from engine.trading.model import OrderState
 from engine.trading.portfolio import CostMethod, Portfolio
 from engine.trading.store import TradingStore
-from engine.trading.venue import exact, rules_from_instrument
 
 if TYPE_CHECKING:
     from engine.config import Settings
@@ -99,6 +98,7 @@ async def _simulated(
 ) -> tuple[dict[str, Decimal], list[InstrumentSteps]]:
     """Marks and steps from the simulated market, at the time an engine's clock would show."""
     from engine.simtime import not_before_book, sim_clock
+    from engine.trading.venue import exact, rules_from_instrument
     from ledgers.sources.sim import SimMarket
 
     s = settings

@@ -103,14 +103,12 @@ def _settled(pid: int, timeout: float = 60.0) -> None:
 
 
 # What a command cannot help loading, timed the same way: a no-owner read of a SQLite file
-# needs asyncio, its parser, the settings' models (pydantic), SQLAlchemy and the standard
-# driver; a thin client swaps the database layer for a websocket client. A machine's pace
-# shows in these floors as much as in the commands, so each command is reported beside its
-# floor.
-_SETTINGS = "from pydantic import BaseModel"
+# needs asyncio, its parser, SQLAlchemy and the standard driver; a thin client swaps the
+# database layer for a websocket client. A machine's pace shows in these floors as much as in
+# the commands, so each command is reported beside its floor.
 FLOORS = {
-    "floor_no_owner": f"import argparse, asyncio, sqlite3, sqlalchemy; {_SETTINGS}",
-    "floor_through_owner": f"import argparse, asyncio, websockets.asyncio.client; {_SETTINGS}",
+    "floor_no_owner": "import argparse, asyncio, sqlite3, sqlalchemy",
+    "floor_through_owner": "import argparse, asyncio, websockets.asyncio.client",
 }
 
 

@@ -18,13 +18,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pydantic import BaseModel, SecretStr
 
 from engine.config import ServiceSettings, Settings, load
+from engine.sections import Secret, Section
 from tests.deploy import files
 from tests.deploy.files import DOCKERFILE, ROOT, TERRAFORM
 
@@ -258,11 +258,11 @@ def test_both_stages_build_on_the_same_pinned_python() -> None:
 # ---- secrets ----------------------------------------------------------------------------------
 
 
-def _leaves(model: BaseModel, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
+def _leaves(model: Section, prefix: tuple[str, ...] = ()) -> dict[tuple[str, ...], Any]:
     out: dict[tuple[str, ...], Any] = {}
-    for name in type(model).model_fields:
+    for name in type(model).fields():
         value = getattr(model, name)
-        if isinstance(value, BaseModel):
+        if isinstance(value, Section):
             out.update(_leaves(value, (*prefix, name)))
         else:
             out[(*prefix, name)] = value
@@ -270,7 +270,7 @@ def _leaves(model: BaseModel, prefix: tuple[str, ...] = ()) -> dict[tuple[str, .
 
 
 def _reveal(value: Any) -> Any:
-    return value.get_secret_value() if isinstance(value, SecretStr) else value
+    return value.get_secret_value() if isinstance(value, Secret) else value
 
 
 def _database_url_as_terraform_writes_it() -> tuple[str, str]:
@@ -312,8 +312,8 @@ def test_every_secret_of_the_task_is_an_engine_setting_or_a_model_key(
         assert list(changed) == [expected], f"{name} set {list(changed)}"
         value = _reveal(changed[expected])
         assert password in value, f"{name} did not arrive whole: {value!r}"
-        # Secrets land where they are masked: SecretStr, or the URL `omc config show` masks.
-        assert isinstance(changed[expected], SecretStr) or expected == ("database", "url")
+        # Secrets land where they are masked: a Secret, or the URL `omc config show` masks.
+        assert isinstance(changed[expected], Secret) or expected == ("database", "url")
 
     for name in LITELLM_KEYS:  # the engine's settings leave them alone (prefix OMC_ only)
         monkeypatch.setenv(name, "dummy")
@@ -323,11 +323,11 @@ def test_every_secret_of_the_task_is_an_engine_setting_or_a_model_key(
 def test_every_secret_setting_of_the_engine_has_a_secret() -> None:
     secret_settings = {
         f"OMC_{section.upper()}__{key.upper()}"
-        for section, field in Settings.model_fields.items()
-        for key, sub in field.annotation.model_fields.items()  # type: ignore[union-attr]
-        if SecretStr in (sub.annotation, *get_args(sub.annotation))
+        for section, field in Settings.fields().items()
+        for key, sub in field.annotation.fields().items()
+        if sub.annotation is Secret
     }
-    assert secret_settings, "found no SecretStr setting: has the config module changed shape?"
+    assert secret_settings, "found no Secret setting: has the config module changed shape?"
     missing = secret_settings - set(files.terraform().locals["secret_settings"])
     assert not missing, f"secret settings with no Secrets Manager secret in terraform/: {missing}"
 

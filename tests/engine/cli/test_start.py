@@ -47,6 +47,7 @@ NEVER = (
     "engine.local",
     "engine.service.owner",
     "sqlalchemy.dialects.postgresql",
+    "pydantic",  # the settings are checked by engine.sections
 )
 # Only the engine that owns the database needs its database layer.
 DATABASE = ("sqlalchemy", "aiosqlite", "ledgers.database", "ledgers.schema")
