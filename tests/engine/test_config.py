@@ -136,3 +136,74 @@ def test_effective_config_masks_the_database_password(tmp_path: Path) -> None:
     text = json.dumps(data)
     assert "hunter2" not in text and "***" in text
     assert data["config_file"] == str(path) and data["config_file_exists"] is True
+
+
+def test_values_convert_as_the_file_and_environment_give_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        "[trading]\nstarting_cash = 0.1\nmax_open_orders = 7.0\n[alerts]\nsmtp_starttls = false\n",
+    )
+    monkeypatch.setenv("OMC_SIM__ENABLED", "yes")
+    monkeypatch.setenv("OMC_ALERTS__SMTP_PORT", "2525")
+    monkeypatch.setenv("OMC_ALERTS__SMTP_PASSWORD", "hunter2")
+    s = config.load(path)
+    assert s.trading.starting_cash == Decimal("0.1")  # the number as written, not the float's
+    assert s.trading.max_open_orders == 7 and isinstance(s.trading.max_open_orders, int)
+    assert s.sim.enabled is True and s.alerts.smtp_starttls is False
+    assert s.alerts.smtp_port == 2525
+    assert s.alerts.smtp_password is not None
+    assert s.alerts.smtp_password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(s) and "hunter2" not in json.dumps(config.effective(s, path))
+
+
+@pytest.mark.parametrize(
+    ("toml", "said"),
+    [
+        ("[trading]\nmode = 'paper-ish'\n", "'trading.mode' (got 'paper-ish'): Input should be"),
+        ("[trading]\nmax_open_orders = 2.5\n", "'trading.max_open_orders'"),
+        ("[trading]\nstarting_cash = 'lots'\n", "valid decimal"),
+        ("[trading]\nstarting_cash = 'NaN'\n", "finite number"),
+        ("[sim]\nenabled = 'maybe'\n", "valid boolean"),
+        ("[sim]\nspeed = true\n", "'sim.speed' (got True)"),
+        ("[market]\nvenue = 1\n", "valid string"),
+        ("[market]\nwatchlist = ['BTC/AUD', 5]\n", "'market.watchlist.1'"),
+        ("[market]\nbook_depth = 501\n", "less than or equal to 500"),
+        ("[sources]\nintervals = {rss = 0}\n", "intervals must be positive seconds: rss"),
+        ("market = 5\n", "'market' (got 5): expected a table of keys"),
+        ("[nonsense]\nx = 1\n", "unknown key 'nonsense'; known keys here: market, sim"),
+    ],
+)
+def test_each_bad_value_is_named_with_what_it_should_be(
+    tmp_path: Path, toml: str, said: str
+) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, toml))
+    assert said in str(err.value)
+
+
+def test_a_key_set_later_is_checked_as_one_read(tmp_path: Path) -> None:
+    from engine.sections import Invalid, Secret
+
+    s = config.load(tmp_path / "none.toml")
+    s.sim.speed = "5"  # type: ignore[assignment]
+    assert s.sim.speed == 5.0
+    s.service.token = "abc"  # type: ignore[assignment]
+    assert isinstance(s.service.token, Secret) and s.service.token.get_secret_value() == "abc"
+    for key, value in (("speed", -1), ("spede", 2.0)):
+        with pytest.raises(Invalid):
+            setattr(s.sim, key, value)
+    assert s.sim.speed == 5.0  # a refused value leaves the key as it was
+
+
+def test_settings_travel_whole_to_the_labs_worker(tmp_path: Path) -> None:
+    import pickle
+
+    path = write(tmp_path, "[lab]\nmodel = 'openai/gpt-4o-mini'\n[service]\ntoken = 't0k'\n")
+    s = config.load(path, sim={"enabled": True})
+    back = pickle.loads(pickle.dumps(s))
+    assert back == s and back.file == path and back.lab.model == "openai/gpt-4o-mini"
+    assert back.service.token is not None and back.service.token.get_secret_value() == "t0k"
+    back.sim.speed = 3.0
+    assert back != s and s.sim.speed == 1.0  # a copy, not the same sections
