@@ -16,11 +16,12 @@ to be one; a smaller one is counted (a few milliseconds at most). The estimates:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, literal_column, select, text
+from sqlalchemy import text
 
 from ledgers import schema
 
@@ -47,27 +48,43 @@ async def row_counts(conn: Any, names: Sequence[str]) -> dict[str, RowCount]:
     }
     small = [name for name in names if name not in found]
     if small:
-        counts = [
-            select(func.count()).select_from(schema.Base.metadata.tables[name]).scalar_subquery()
-            for name in small
-        ]
-        row = (await conn.execute(select(*counts))).one()
+        row = (await conn.execute(_counted(tuple(small)))).one()
         found |= {name: RowCount(int(n), False) for name, n in zip(small, row, strict=True)}
     return {name: found[name] for name in names}
+
+
+# The statements below are SQL of their own, the tables' names the schema's (never input):
+# built with SQLAlchemy's expressions, compiling them was most of a command's count.
+
+
+@functools.cache
+def _counted(names: tuple[str, ...]) -> Any:
+    _known(names)
+    return text("SELECT " + ", ".join(f"(SELECT count(*) FROM {n})" for n in names))
+
+
+@functools.cache
+def _spans(names: tuple[str, ...]) -> Any:
+    # Two scalar subqueries: each is one seek; max() - min() in one select is a scan.
+    _known(names)
+    return text(
+        "SELECT "
+        + ", ".join(
+            f"(SELECT max(rowid) FROM {n}) - (SELECT min(rowid) FROM {n}) + 1" for n in names
+        )
+    )
+
+
+def _known(names: Sequence[str]) -> None:
+    unknown = set(names) - set(schema.Base.metadata.tables)
+    if unknown:
+        raise ValueError(f"not tables of the schema: {sorted(unknown)}")
 
 
 async def _sqlite_estimates(conn: Any, names: Sequence[str]) -> dict[str, int]:
     if not names:
         return {}
-    rowid = literal_column("rowid")
-    spans = []
-    for name in names:
-        t = schema.Base.metadata.tables[name]
-        # Two scalar subqueries: each is one seek; max() - min() in one select is a scan.
-        newest = select(func.max(rowid)).select_from(t).scalar_subquery()
-        oldest = select(func.min(rowid)).select_from(t).scalar_subquery()
-        spans.append(newest - oldest + 1)
-    row = (await conn.execute(select(*spans))).one()
+    row = (await conn.execute(_spans(tuple(names)))).one()
     return {name: int(n) for name, n in zip(names, row, strict=True) if n is not None}
 
 
