@@ -81,10 +81,14 @@ def sqlite_path(url: str) -> Path:
 
 
 def asyncpg_dsn(url: str) -> str:
-    """A ``postgresql+asyncpg://`` URL as asyncpg's own DSN."""
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    """A ``postgresql+asyncpg://`` URL as asyncpg's own DSN: the same URL under asyncpg's
+    scheme (its user, password, host, database and options as they are written, which asyncpg
+    reads as SQLAlchemy does). A command finding the owner of a PostgreSQL database loads no
+    SQLAlchemy for it."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.split("+", 1)[0] not in ("postgresql", "postgres"):
+        raise ValueError(f"not a PostgreSQL URL: {scheme or url!r}")
+    return f"postgresql://{rest}"
 
 
 class FileLease:

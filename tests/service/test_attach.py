@@ -493,3 +493,26 @@ async def test_orders_at_once_with_a_fast_heartbeat_never_depose_the_owner(db_ur
         assert not engine.lost.is_set()
     finally:
         await engine.stop()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql+asyncpg://omc@127.0.0.1:5432/omc",
+        "postgresql+asyncpg://omc:p%40ss%2Fw%3A@db.internal:5433/omc?ssl=require",
+        "postgresql://omc:secret@db.internal/omc",
+    ],
+)
+def test_the_owners_record_is_read_with_asyncpgs_own_dsn(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from sqlalchemy.engine import make_url
+
+    from engine.service.lease import asyncpg_dsn
+
+    dsn, theirs = asyncpg_dsn(url), make_url(url).set(drivername="postgresql")
+    ours = urlsplit(dsn)
+    assert ours.scheme == "postgresql" and make_url(dsn) == theirs  # the same place and user
+    assert make_url(dsn).password == theirs.password
+    with pytest.raises(ValueError, match="not a PostgreSQL URL"):
+        asyncpg_dsn("sqlite+aiosqlite:///x.db")

@@ -110,11 +110,12 @@ def test_the_first_command_on_a_new_database_still_brings_its_schema_up(
     assert code == 0 and json.loads(out)["up_to_date"] is True
 
 
-def test_through_the_owning_engine_a_command_is_a_thin_client(sqlite_url: str) -> None:
+def test_through_the_owning_engine_a_command_is_a_thin_client(db_url: str) -> None:
+    # On PostgreSQL the owner's address is read from the database (asyncpg alone).
     from tests.service.test_attach import owner
 
     async def scenario() -> list[tuple[str, set[str]]]:
-        engine = await owner(sqlite_url)
+        engine = await owner(db_url)
         try:
             bought = await engine.place_order("BTC/AUD", "buy", "0.01")
             assert bought.accepted, bought.message
@@ -128,7 +129,7 @@ def test_through_the_owning_engine_a_command_is_a_thin_client(sqlite_url: str) -
                     "-c",
                     PROBE,
                     "--db",
-                    sqlite_url,
+                    db_url,
                     *argv,
                     cwd=ROOT,
                     env=probe_env(),
