@@ -15,6 +15,7 @@ timed in the same runs) and what the command costs over it: the part that is our
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.engine.test_headless import command
@@ -67,19 +69,35 @@ def _owner(db: str, tmp: Path, env: dict[str, str]) -> subprocess.Popen[str]:
             text=True,
             env=env,
         )
-    record = Path(db.removeprefix("sqlite:///") + ".owner.json")
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"omc-engine exited {proc.returncode}")
-        try:
-            if json.loads(record.read_text()).get("address"):
-                return proc
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.1)
+        if _listening(db, env):
+            return proc
+        time.sleep(0.2)
     proc.kill()
     raise RuntimeError("omc-engine did not listen within 60 s")
+
+
+def _listening(db: str, env: dict[str, str]) -> bool:
+    if db.startswith("sqlite"):
+        record = Path(db.removeprefix("sqlite:///") + ".owner.json")
+        try:
+            return bool(json.loads(record.read_text()).get("address"))
+        except (OSError, ValueError):
+            return False
+    done = subprocess.run(
+        omc_command("--db", db, "engine", "status", "--json"),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    try:
+        return done.returncode == 0 and bool((json.loads(done.stdout) or {}).get("address"))
+    except ValueError:
+        return False
 
 
 def _settled(pid: int, timeout: float = 60.0) -> None:
@@ -109,6 +127,10 @@ def _settled(pid: int, timeout: float = 60.0) -> None:
 FLOORS = {
     "floor_no_owner": "import argparse, asyncio, sqlite3, sqlalchemy",
     "floor_through_owner": "import argparse, asyncio, websockets.asyncio.client",
+    # PostgreSQL's driver is asynchronous: SQLAlchemy's asyncio layer; its owner is found
+    # with asyncpg.
+    "pg_floor_no_owner": "import argparse, asyncio, asyncpg, sqlalchemy.ext.asyncio",
+    "pg_floor_through_owner": "import argparse, asyncio, asyncpg, websockets.asyncio.client",
 }
 
 
@@ -149,56 +171,95 @@ def _figure(
 
 
 def run() -> list[dict[str, object]]:
+    """SQLite always; PostgreSQL too when ``OMC_TEST_PG_URL`` names a server (its figures
+    start ``postgresql_``)."""
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
-        env = _env(tmp)
-        alone = f"sqlite:///{tmp / 'alone.db'}"
-        owned = f"sqlite:///{tmp / 'owned.db'}"
-        _omc(env, "--sim", "--db", alone, "order", "buy", "BTC", "0.01")  # a position to price
-        times = _measure(
+        figures = _backend(
+            "", f"sqlite:///{tmp / 'alone.db'}", f"sqlite:///{tmp / 'owned.db'}", tmp, ""
+        )
+        base = os.environ.get("OMC_TEST_PG_URL")
+        if base:
+            with _pg_databases(base) as (alone, owned):
+                figures += _backend("postgresql_", alone, owned, tmp, "pg_")
+    return figures
+
+
+def _backend(name: str, alone: str, owned: str, tmp: Path, floors: str) -> list[dict[str, object]]:
+    env = _env(tmp)
+    _omc(env, "--sim", "--db", alone, "order", "buy", "BTC", "0.01")  # a position to price
+    times = _measure(
+        env,
+        {
+            "positions_no_owner": ["--db", alone, "positions", "--json"],
+            "positions_sim_no_owner": ["--sim", "--db", alone, "positions", "--json"],
+            "ledger_stats_no_owner": ["--db", alone, "ledger", "stats", "--json"],
+            f"{floors}floor_no_owner": [],
+        },
+    )
+    engine = _owner(owned, tmp, env)
+    try:
+        _omc(env, "--sim", "--db", owned, "order", "buy", "BTC", "0.01")
+        _settled(engine.pid)
+        times |= _measure(
             env,
             {
-                "positions_no_owner": ["--db", alone, "positions", "--json"],
-                "positions_sim_no_owner": ["--sim", "--db", alone, "positions", "--json"],
-                "ledger_stats_no_owner": ["--db", alone, "ledger", "stats", "--json"],
-                "floor_no_owner": [],
+                "positions_through_owner": ["--sim", "--db", owned, "positions", "--json"],
+                "ledger_stats_through_owner": ["--db", owned, "ledger", "stats", "--json"],
+                f"{floors}floor_through_owner": [],
             },
         )
-        engine = _owner(owned, tmp, env)
-        try:
-            _omc(env, "--sim", "--db", owned, "order", "buy", "BTC", "0.01")
-            _settled(engine.pid)
-            times |= _measure(
-                env,
-                {
-                    "positions_through_owner": ["--sim", "--db", owned, "positions", "--json"],
-                    "ledger_stats_through_owner": ["--db", owned, "ledger", "stats", "--json"],
-                    "floor_through_owner": [],
-                },
-            )
-        finally:
-            engine.send_signal(signal.SIGTERM)
-            engine.wait(timeout=30)
-    alone_floor, owner_floor = times["floor_no_owner"], times["floor_through_owner"]
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=30)
+    alone_floor = times[f"{floors}floor_no_owner"]
+    owner_floor = times[f"{floors}floor_through_owner"]
     return [
-        _figure("positions_no_owner", times["positions_no_owner"], NO_OWNER_TARGET, alone_floor),
-        _figure("positions_sim_no_owner", times["positions_sim_no_owner"], None, alone_floor),
         _figure(
-            "ledger_stats_no_owner", times["ledger_stats_no_owner"], NO_OWNER_TARGET, alone_floor
-        ),
-        _figure(
-            "positions_through_owner",
-            times["positions_through_owner"],
-            OWNER_TARGET,
-            owner_floor,
-        ),
-        _figure(
-            "ledger_stats_through_owner",
-            times["ledger_stats_through_owner"],
-            OWNER_TARGET,
-            owner_floor,
-        ),
+            f"{name}{figure}",
+            times[figure],
+            target,
+            alone_floor if figure.endswith("no_owner") else owner_floor,
+        )
+        for figure, target in (
+            ("positions_no_owner", NO_OWNER_TARGET),
+            ("positions_sim_no_owner", None),
+            ("ledger_stats_no_owner", NO_OWNER_TARGET),
+            ("positions_through_owner", OWNER_TARGET),
+            ("ledger_stats_through_owner", OWNER_TARGET),
+        )
     ]
+
+
+@contextlib.contextmanager
+def _pg_databases(base: str) -> Iterator[tuple[str, str]]:
+    """Two new databases on the server ``base`` names (a lease is a database's own), dropped
+    after."""
+    import asyncio
+    import uuid
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    from engine.service.lease import asyncpg_dsn
+
+    names = [f"omc_cli_{label}_{uuid.uuid4().hex[:8]}" for label in ("alone", "owned")]
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(asyncpg_dsn(base))
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    alone, owned = (make_url(base).set(database=n).render_as_string(False) for n in names)
+    for n in names:
+        asyncio.run(admin(f'CREATE DATABASE "{n}"'))
+    try:
+        yield alone, owned
+    finally:
+        for n in names:
+            asyncio.run(admin(f'DROP DATABASE IF EXISTS "{n}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":
