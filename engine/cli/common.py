@@ -16,6 +16,7 @@ import contextlib
 import functools
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -140,6 +141,8 @@ def run(args: argparse.Namespace, check: Callable[[config.Settings], None] | Non
             return handler(args, settings)
         except KeyboardInterrupt:
             return _fail("interrupted", 130)
+        except BrokenPipeError:
+            return _reader_gone()
         except Exception as exc:
             code, message = explain(exc)
             if code is None:
@@ -147,6 +150,14 @@ def run(args: argparse.Namespace, check: Callable[[config.Settings], None] | Non
                 said = f": {message}" if message else ""
                 message = f"{args.prog} failed unexpectedly{said} (details in {logfile})"
             return _fail(message, code or 1)
+
+
+def _reader_gone() -> int:
+    """What was reading the output went away (``omc fills --json | head``): stop in silence,
+    as a tool killed by SIGPIPE does, with its status (128 + 13). What is left unwritten goes
+    nowhere, so the interpreter's last flush raises nothing either."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 def explain(exc: Exception) -> tuple[int | None, str]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,25 @@ def test_an_unforeseen_failure_is_one_sentence_and_the_details_go_to_the_log(
     assert code == 1 and plain_sentence(err), err
     assert err == f"omc: omc ledger stats failed unexpectedly: 'candles' (details in {log})\n"
     assert "Traceback" in log.read_text() and "KeyError" in log.read_text()
+
+
+def test_a_reader_that_goes_away_stops_the_command_in_silence(tmp_path: Path) -> None:
+    # `omc config show | head -1`: the reader may close before anything is written. Its write
+    # end is all the command gets here, its read end already closed: every write fails.
+    read, write = os.pipe()
+    os.close(read)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMC_")}
+    env |= {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "omc_tui.cli", "config", "show"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env=env,
+            cwd=Path(__file__).resolve().parents[3],
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141 and done.stderr == ""
