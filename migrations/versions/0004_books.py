@@ -147,7 +147,9 @@ def _assign_books(conn: sa.Connection) -> None:
     _split_state(conn, timeline)
 
 
-def _split_state(conn: sa.Connection, timeline: dict[str, tuple[list[datetime], list[str]]]) -> None:
+def _split_state(
+    conn: sa.Connection, timeline: dict[str, tuple[list[datetime], list[str]]]
+) -> None:
     """``paper_account`` → ``<book>/account`` for every book of that mode, and so on."""
     rows = {r.key: r for r in conn.execute(sa.select(_state))}
     for mode in ("paper", "live"):

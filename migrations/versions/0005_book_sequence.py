@@ -64,7 +64,9 @@ def upgrade() -> None:
 
 
 def _number(conn: sa.Connection) -> None:
-    orders = list(conn.execute(sa.select(_orders.c.client_id, _orders.c.book, _orders.c.created_at)))
+    orders = list(
+        conn.execute(sa.select(_orders.c.client_id, _orders.c.book, _orders.c.created_at))
+    )
     book_of = {o.client_id: o.book for o in orders}
     fills = list(conn.execute(sa.select(_fills.c.fill_id, _fills.c.client_id, _fills.c.ts)))
     # One timeline per book: an order before the fills it made, in the old replay order.
@@ -77,9 +79,7 @@ def _number(conn: sa.Connection) -> None:
         timeline.sort(key=lambda e: (e[0], e[1], e[2]))
         for seq, (_, _, key, kind) in enumerate(timeline, start=1):
             if kind == "order":
-                conn.execute(
-                    sa.update(_orders).where(_orders.c.client_id == key).values(seq=seq)
-                )
+                conn.execute(sa.update(_orders).where(_orders.c.client_id == key).values(seq=seq))
             else:
                 conn.execute(
                     sa.update(_fills).where(_fills.c.fill_id == key).values(seq=seq, book=book)

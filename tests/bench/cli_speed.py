@@ -127,9 +127,12 @@ def _settled(pid: int, timeout: float = 60.0) -> None:
 FLOORS = {
     "floor_no_owner": "import argparse, asyncio, sqlite3, sqlalchemy",
     "floor_through_owner": "import argparse, asyncio, websockets.asyncio.client",
-    # PostgreSQL's driver is asynchronous: SQLAlchemy's asyncio layer; its owner is found
-    # with asyncpg.
-    "pg_floor_no_owner": "import argparse, asyncio, asyncpg, sqlalchemy.ext.asyncio",
+    # PostgreSQL's driver is asyncpg (which finds the owner too), under SQLAlchemy's dialect
+    # for it and the greenlets that bridge its awaits.
+    "pg_floor_no_owner": (
+        "import argparse, asyncio, asyncpg, sqlalchemy, sqlalchemy.dialects.postgresql.asyncpg,"
+        " greenlet"
+    ),
     "pg_floor_through_owner": "import argparse, asyncio, asyncpg, websockets.asyncio.client",
 }
 

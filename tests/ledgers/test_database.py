@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -282,14 +281,11 @@ async def test_a_bad_record_fails_the_whole_batch(database: Database) -> None:
     assert stats["glass_metrics"] == 0  # nothing partial
 
 
-async def test_a_commands_inline_database_reads_and_writes_as_the_async_one(
-    tmp_path: Path,
-) -> None:
-    url = f"sqlite:///{tmp_path / 'omc.db'}"
-    inline = Database(url, inline=True)
+async def test_a_commands_inline_database_reads_and_writes_as_the_async_one(db_url: str) -> None:
+    inline = Database(db_url, inline=True)
     try:
         assert isinstance(inline.engine, InlineEngine) and inline.sqlite_thread() is None
-        await inline.upgrade()  # a new file's schema, by alembic on the command's own thread
+        await inline.upgrade()  # a new database's schema, by alembic through the inline calls
         assert await inline.current_revision() == head_revision()
         async with inline.engine.begin() as conn:
             await begin_immediate(conn)
@@ -298,10 +294,15 @@ async def test_a_commands_inline_database_reads_and_writes_as_the_async_one(
             async with inline.engine.begin() as conn:  # a failed transaction leaves nothing
                 await conn.execute(insert(schema.Ticker.__table__), [asdict(_ticks(4)[-1])])
                 raise RuntimeError("stop")
+        async with inline.engine.connect() as conn:  # a statement the database refuses
+            with pytest.raises(Exception, match="no_such_table"):
+                await conn.execute(text("SELECT * FROM no_such_table"))
+            await conn.rollback()
+            assert await conn.scalar(text("SELECT count(*) FROM tickers")) == 6
         inline_stats = await queries.ledger_stats(inline)
     finally:
         await inline.dispose()
-    async_db = Database(url)
+    async_db = Database(db_url)
     try:
         assert await queries.ledger_stats(async_db) == inline_stats
     finally:
@@ -310,8 +311,7 @@ async def test_a_commands_inline_database_reads_and_writes_as_the_async_one(
     assert (tickers.rows, tickers.newest) == (6, T0 + timedelta(seconds=2))
 
 
-def test_inline_changes_nothing_on_postgresql_or_in_memory() -> None:
+def test_inline_changes_nothing_in_memory() -> None:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    for url in ("postgresql://omc@db.internal/omc", "sqlite:///:memory:"):
-        assert isinstance(Database(url, inline=True).engine, AsyncEngine)
+    assert isinstance(Database("sqlite:///:memory:", inline=True).engine, AsyncEngine)

@@ -51,8 +51,9 @@ NEVER = (
 )
 # Only the engine that owns the database needs its database layer.
 DATABASE = ("sqlalchemy", "aiosqlite", "ledgers.database", "ledgers.schema")
-# A read of a SQLite file is made on the command's own thread: none of the async layer.
-ASYNC_DATABASE = ("sqlalchemy.ext.asyncio", "sqlalchemy.orm", "aiosqlite", "greenlet")
+# A command's read is made by a plain engine: none of the async layer (on SQLite, on the
+# command's own thread; on PostgreSQL, asyncpg's awaits through SQLAlchemy's greenlets).
+ASYNC_DATABASE = ("sqlalchemy.ext.asyncio", "sqlalchemy.orm", "aiosqlite")
 
 
 def among(modules: set[str], names: tuple[str, ...]) -> list[str]:
@@ -82,10 +83,13 @@ def loaded(*argv: str) -> tuple[str, set[str]]:
     return done.stdout, set(found["modules"])
 
 
-def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(
-    sqlite_url: str,
-) -> None:
-    assert run_process("db", "upgrade", "--db", sqlite_url)[0] == 0
+def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(db_url: str) -> None:
+    assert run_process("db", "upgrade", "--db", db_url)[0] == 0
+    if db_url.startswith("postgresql"):
+        never = tuple(n for n in NEVER if n != "sqlalchemy.dialects.postgresql")
+        unused = ("sqlalchemy.dialects.sqlite", "sqlite3")
+    else:
+        never, unused = NEVER, ("asyncpg", "greenlet", "sqlalchemy.dialects.postgresql")
     for argv in (
         ("ledger", "stats", "--json"),
         ("positions", "--json"),
@@ -94,9 +98,9 @@ def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(
         ("--sim", "fills", "--json"),
         ("lots", "--json"),
     ):
-        out, modules = loaded("--db", sqlite_url, *argv)
+        out, modules = loaded("--db", db_url, *argv)
         assert isinstance(json.loads(out), list)
-        assert among(modules, NEVER) == [], argv
+        assert among(modules, never + unused) == [], argv
         assert among(modules, ("websockets", "engine.service.remote")) == [], argv
         assert among(modules, ASYNC_DATABASE) == [], argv
 
