@@ -35,6 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     return _open_desk(args)
 
 
+def entry() -> int:
+    """The ``omc`` console script: ``main`` on this process's arguments; a command starts
+    with the garbage collector held (``common.hold_collector``)."""
+    argv = sys.argv[1:]
+    if not _opens_the_desk(argv):
+        common.hold_collector()
+    return main(argv)
+
+
 def _opens_the_desk(argv: list[str]) -> bool:
     """Only global options (``--sim``, ``--speed N``, ``--db URL``, ``--config PATH``)."""
     value_next = False
@@ -191,4 +200,4 @@ def _fail(message: str, code: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(entry())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +198,45 @@ def test_a_reader_that_goes_away_stops_the_command_in_silence(tmp_path: Path) ->
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == ""
+
+
+def test_a_command_starts_without_the_garbage_collector_and_gets_it_back() -> None:
+    from engine.cli import common
+
+    try:
+        common.hold_collector(0.05)
+        assert not gc.isenabled()
+        deadline = time.monotonic() + 5
+        while not gc.isenabled() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert gc.isenabled()  # a command still running collects as usual
+    finally:
+        gc.enable()
+
+
+def test_the_omc_script_holds_the_collector_for_a_command_not_the_desk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from importlib.metadata import entry_points
+
+    from engine.cli import common
+    from omc_tui import cli
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "omc"]
+    assert script.value == "omc_tui.cli:entry"
+    seen: dict[tuple[str, ...], bool] = {}
+
+    def main(argv: list[str]) -> int:
+        seen[tuple(argv)] = gc.isenabled()
+        gc.enable()
+        return 0
+
+    monkeypatch.setattr(cli, "main", main)
+    monkeypatch.setattr(common, "hold_collector", lambda: gc.disable())
+    try:
+        for argv in (["--sim"], ["--sim", "positions", "--json"], []):
+            monkeypatch.setattr(sys, "argv", ["omc", *argv])
+            assert cli.entry() == 0
+    finally:
+        gc.enable()
+    assert seen == {("--sim",): True, ("--sim", "positions", "--json"): False, (): True}
