@@ -82,10 +82,12 @@ def _newest_of(name: str, count: int) -> Any:
     subqueries took a command 30 ms to compile, more than the seeks themselves; its results
     are still typed as the table's time column."""
     keys = series.SERIES_KEYS[name]
+    # ORDER BY … LIMIT 1, not max(ts): a planner without statistics yet (a table not analysed
+    # since it filled) plans max() as an aggregate over every row of the series.
     arms = [
-        f"(SELECT max(ts) FROM {name} WHERE "
+        f"(SELECT ts FROM {name} WHERE "
         + " AND ".join(f"{k} = :{k}_{i}" for k in keys)
-        + f") AS ts_{i}"
+        + f" ORDER BY ts DESC LIMIT 1) AS ts_{i}"
         for i in range(count)
     ]
     ts = series.table(name).c.ts.type
