@@ -12,26 +12,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
-from engine.events import (
-    BookEvent,
-    CandleEvent,
-    Event,
-    FeedEvent,
-    FillEvent,
-    ModeEvent,
-    OrderEvent,
-    PortfolioEvent,
-    QualityEvent,
-    QuoteEvent,
-    TradingEvent,
-)
 from engine.unavailable import EngineUnavailable as EngineUnavailable
 from ledgers.timeframes import TIMEFRAMES
 
 TIMEFRAME_NAMES: tuple[str, ...] = tuple(TIMEFRAMES)
 
-if TYPE_CHECKING:  # the scheduler's module stays off the desk's first frame
-    from engine.jobs import JobStatus  # the chart's timeframes, shortest first
+# Named in annotations only: the events' module stays off a command's read of its book, the
+# scheduler's off the desk's first frame (``engine.service.protocol`` resolves them).
+if TYPE_CHECKING:
+    from engine.events import (
+        BookEvent,
+        CandleEvent,
+        Event,
+        FeedEvent,
+        FillEvent,
+        ModeEvent,
+        OrderEvent,
+        PortfolioEvent,
+        QualityEvent,
+        QuoteEvent,
+        TradingEvent,
+    )
+    from engine.jobs import JobStatus
 
 
 class OHLCV(Protocol):

@@ -22,7 +22,7 @@ from decimal import Decimal
 from types import NoneType, UnionType
 from typing import Any
 
-from engine import api
+from engine import api, events
 
 PROTOCOL = 1
 ATTACH_PATH = "/attach"
@@ -145,7 +145,7 @@ def signatures() -> dict[str, tuple[inspect.Signature, dict[str, Any]]]:
     found = {}
     for name in METHODS:
         fn = getattr(api.EngineAPI, name, None) or getattr(api.CommandAPI, name)
-        hints = typing.get_type_hints(fn, vars(api), {"JobStatus": JobStatus})
+        hints = typing.get_type_hints(fn, {**vars(events), **vars(api)}, {"JobStatus": JobStatus})
         found[name] = (inspect.signature(fn), hints)
     return found
 

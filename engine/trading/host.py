@@ -15,13 +15,14 @@ from engine.events import Event, OrderEvent
 from engine.jobs import JobRunner
 from engine.sections import Secret
 from engine.trading.books import book_id
-from engine.trading.messages import fill_event, lot_view, order_event, position_view
+from engine.trading.messages import fill_event, order_event
 from engine.trading.model import ZERO, OrderRequest, OrderState
 from engine.trading.portfolio import CostMethod
 from engine.trading.research import Research
 from engine.trading.store import TradingStore
 from engine.trading.trader import Trader, TradingError
 from engine.trading.venue import FeedMarket
+from engine.trading.views import lot_view, position_view
 from ledgers.database import Database
 
 # Live trading's API key and secret: the vault's (pydantic's secret text) or the config's.

@@ -1,12 +1,12 @@
-"""Trading objects as the engine's events and views: what desks and attach clients are sent."""
+"""Trading objects as the engine's events: what desks and attach clients are sent as they
+happen (the views of a book are ``engine.trading.views``)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.api import LotView, PositionView
 from engine.events import FillEvent, OrderEvent, RiskEvent
-from engine.trading.model import Fill, Lot, Order, Position
+from engine.trading.model import Fill, Order
 
 if TYPE_CHECKING:
     from engine.trading.risk import RiskDecision
@@ -62,32 +62,4 @@ def risk_event(decision: RiskDecision, message: str) -> RiskEvent:
         decision.side,
         decision.origin,
         decision.client_id,
-    )
-
-
-def position_view(p: Position) -> PositionView:
-    return PositionView(
-        p.symbol,
-        p.quantity,
-        p.average_cost,
-        p.cost,
-        p.mark,
-        p.market_value,
-        p.unrealized,
-        p.realized,
-    )
-
-
-def lot_view(lot: Lot, tax_zone: str) -> LotView:
-    from engine.trading.tax import long_term_from
-
-    return LotView(
-        lot.lot_id,
-        lot.asset,
-        lot.quote,
-        lot.acquired_at,
-        lot.quantity,
-        lot.cost,
-        lot.unit_cost,
-        long_term_from(lot.acquired_at, tax_zone),
     )

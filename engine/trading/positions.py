@@ -15,16 +15,16 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from engine.api import InstrumentSteps, LotView, PositionView
-from engine.events import FillEvent, OrderEvent
 from engine.trading.books import SIM_MARKET, book_id, state_key
 from engine.trading.integrity import replay_what_holds
-from engine.trading.messages import fill_event, lot_view, order_event, position_view
 from engine.trading.model import OrderState
 from engine.trading.portfolio import CostMethod, Portfolio
 from engine.trading.store import TradingStore
+from engine.trading.views import lot_view, position_view
 
 if TYPE_CHECKING:
     from engine.config import Settings
+    from engine.events import FillEvent, OrderEvent
     from ledgers.database import Database
 
 
@@ -64,6 +64,8 @@ async def read_orders(
     settings: Settings, db: Database, *, open_only: bool = False, limit: int = 200
 ) -> list[OrderEvent]:
     """The book's orders, newest first, as ``EngineAPI.orders`` lists them."""
+    from engine.trading.messages import order_event  # the events' module: not for positions
+
     states = [OrderState.OPEN, OrderState.PARTIALLY_FILLED] if open_only else None
     found = await TradingStore(db).orders(_book(settings)[1], states=states, limit=limit)
     return [order_event(o) for o in found]
@@ -71,6 +73,8 @@ async def read_orders(
 
 async def read_fills(settings: Settings, db: Database, limit: int = 200) -> list[FillEvent]:
     """The book's newest fills first, as ``EngineAPI.fills`` lists them."""
+    from engine.trading.messages import fill_event
+
     book = _book(settings)[1]
     found = await TradingStore(db).fills(book, limit=limit, newest_first=True)
     return [fill_event(f, book) for f in found]

@@ -454,7 +454,7 @@ class TradingStore:
             query = query.where(_ORDERS.c.state.in_([s.value for s in states]))
         if symbol:
             query = query.where(_ORDERS.c.symbol == symbol)
-        query = query.order_by(_ORDERS.c.created_at.desc(), _ORDERS.c.client_id.desc())
+        query = query.order_by(_ORDERS.c.created_at.desc(), _ORDERS.c.seq.desc())
         if limit is not None:
             query = query.limit(limit)
         async with self.db.engine.connect() as conn:

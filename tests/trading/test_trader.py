@@ -305,3 +305,18 @@ async def test_a_resting_limit_expires_when_its_time_runs_out(db: Database) -> N
         await restarted.place(OrderRequest.parse("BTC/AUD", "buy", "1", "95", expires_at=T0))
     with pytest.raises(OrderInputError, match="only a limit order"):
         OrderRequest.parse("BTC/AUD", "buy", "1", expires_at=expires)
+
+
+async def test_orders_placed_in_the_same_instant_list_newest_first_as_placed(
+    db: Database,
+) -> None:
+    # A clock that does not move between orders (a strategy's bracket, a simulated clock
+    # nearly stopped): newest first is still the order they were placed in.
+    market = Market()
+    trader = make_trader(db, market, [])
+    await trader.open()
+    for client_id in ("omc-z1", "omc-a2", "omc-m3"):
+        assert (await trader.place(buy("0.1", client_id=client_id))).accepted
+    listed = await trader.store.orders("paper:sim")
+    assert [o.client_id for o in listed] == ["omc-m3", "omc-a2", "omc-z1"]
+    assert len({o.created_at for o in listed}) == 1
