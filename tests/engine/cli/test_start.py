@@ -103,6 +103,8 @@ def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(db_u
         assert among(modules, never + unused) == [], argv
         assert among(modules, ("websockets", "engine.service.remote")) == [], argv
         assert among(modules, ASYNC_DATABASE) == [], argv
+        if "orders" not in argv and "fills" not in argv:  # a book's events are theirs alone
+            assert "engine.events" not in modules, argv
 
 
 def test_the_first_command_on_a_new_database_still_brings_its_schema_up(
