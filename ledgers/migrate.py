@@ -74,7 +74,13 @@ async def _stored(engine: AsyncEngine) -> tuple[str, ...]:
 
 
 def _version_rows(conn: Connection) -> tuple[str, ...]:
-    if not conn.dialect.has_table(conn, VERSION_TABLE):
+    if conn.dialect.name == "postgresql":
+        # The table as the search path finds it, as alembic's own statements would: the
+        # dialect's has_table is a reflection query SQLAlchemy builds and compiles first.
+        found = conn.exec_driver_sql(f"SELECT to_regclass('{VERSION_TABLE}') IS NOT NULL")
+        if not found.scalar():
+            return ()
+    elif not conn.dialect.has_table(conn, VERSION_TABLE):
         return ()
     rows = conn.exec_driver_sql(f"SELECT version_num FROM {VERSION_TABLE}")
     return tuple(str(r[0]) for r in rows)
