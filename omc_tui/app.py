@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,9 @@ def _desk_commands() -> Any:
 
 
 FRAME_SAVE_SECONDS = 10.0  # how often the first frame of the next start is kept
+# Seconds the database's engine, attached to, has to come back after the connection drops
+# before the desk looks for what now owns the database (see ``DeskApp._succeed``).
+SUCCESSION_GRACE = 2.0
 
 
 class DeskApp(TradingDesk):
@@ -102,12 +106,18 @@ class DeskApp(TradingDesk):
         *,
         starter: Callable[[], tuple[EngineAPI, DeskSettings]] | None = None,
         frame_key: str | None = None,
+        follow_database: bool = False,
     ) -> None:
         """``engine`` runs the desk; or, with ``starter``, an ``EngineStarting`` stands in
-        for it while ``starter`` loads it after the first frame is painted."""
+        for it while ``starter`` loads it after the first frame is painted.
+
+        ``follow_database``: the desk runs on its database's engine, whichever that is
+        (``starter`` finds it). Attached to an owner that goes away, it runs ``starter``
+        again: it attaches to the next owner, or owns the database itself."""
         super().__init__()
         self.engine: Any = engine
         self._starter = starter
+        self._follow = follow_database and starter is not None
         self._frame_key = frame_key
         self.refused: StartRefused | None = None
         self.keymap: dict[str, str] = dict(desk.keymap) if desk else {}
@@ -183,6 +193,57 @@ class DeskApp(TradingDesk):
         if self._frame_key is not None:
             self.set_interval(FRAME_SAVE_SECONDS, self._save_frame)
 
+    @work(exclusive=True, group="succession", exit_on_error=False, name="follow the database")
+    async def _succeed(self, lost: Any) -> None:
+        """The attached engine ``lost`` dropped: once it has had ``SUCCESSION_GRACE`` to come
+        back, whatever now owns the database runs the desk — the next owner, attached to, or
+        this desk's own engine when none does."""
+        from engine.service.remote import RemoteEngine
+
+        assert self._starter is not None
+        while self.engine is lost and not lost.connected.is_set():
+            await asyncio.sleep(SUCCESSION_GRACE)
+            if lost.connected.is_set():
+                return  # it came back (a restart, a dropped connection)
+            try:
+                engine, _ = await asyncio.to_thread(self._starter)
+            except StartRefused as exc:
+                self.notify(f"cannot take over the database: {exc}", severity="error")
+                return
+            if isinstance(engine, RemoteEngine) and engine.host == lost.host:
+                continue  # it still holds the database: keep reconnecting to it
+            try:
+                await engine.start()
+            except EngineUnavailable:
+                continue  # another process took the database first: look again
+            if self.engine is not lost or lost.connected.is_set():
+                await engine.stop()  # the desk moved on meanwhile
+                return
+            await self._replace_engine(lost, engine)
+
+    async def _replace_engine(self, lost: Any, engine: EngineAPI) -> None:
+        """Run the desk on ``engine`` from now on, ``lost`` dropped."""
+        self.workers.cancel_group(self, "events")
+        self.engine = engine
+        with contextlib.suppress(Exception):  # it is gone already: closing it only tidies
+            await lost.stop()
+        self.status.forget_feed("engine")  # the attach connection's: the new engine says its own
+        self.apply_snapshot(engine.snapshot())
+        self.consume_events()
+        self._show_waiting()
+        self._book_changed(fills=True)
+        if self.symbol is not None:
+            self.run_worker(
+                engine.select(self.symbol),
+                group="select",
+                exclusive=True,
+                exit_on_error=False,
+                name="follow the symbol",
+            )
+        where = engine.snapshot().mode.engine
+        now = "runs its own engine" if where == "local" else f"is {where}"
+        self.notify(f"The engine at {lost.host} stopped: the desk {now}.", timeout=8)
+
     def _save_frame(self) -> None:
         assert self._frame_key is not None
         first_frame.save(self._frame_key, self.engine.snapshot())
@@ -241,6 +302,8 @@ class DeskApp(TradingDesk):
             self._update_banner()
             if event.feed in ("database", "trading"):
                 self._show_waiting()
+            elif event.feed == "engine" and event.status == "down" and self._follow:
+                self._succeed(self.engine)
         elif isinstance(event, InstrumentsEvent):
             self.watchlist.mark_unknown(event.unknown)
         elif isinstance(event, ModeEvent):

@@ -72,6 +72,7 @@ def _open_desk(args: argparse.Namespace) -> int:
         EngineStarting(first_frame.load(key)),
         starter=functools.partial(_start_engine, args),
         frame_key=key,
+        follow_database=not getattr(args, "attach", None),
     )
     app.run()
     if isinstance(app.refused, StartRefused):

@@ -212,6 +212,7 @@ class RemoteEngine:
                     continue
                 assert self._snapshot is not None
                 self.bus.publish(self._snapshot.mode)  # the desk resyncs from the snapshot
+                self.bus.publish(FeedEvent("engine", "ok", self.now()))
                 break
 
     def _went_down(self) -> None:

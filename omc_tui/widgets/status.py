@@ -54,6 +54,11 @@ class StatusBar(Widget):
         self._feeds[event.feed] = event
         self.refresh()
 
+    def forget_feed(self, name: str) -> None:
+        """A feed that no longer applies (the engine the desk was attached to)."""
+        if self._feeds.pop(name, None) is not None:
+            self.refresh()
+
     def set_portfolio(self, event: PortfolioEvent) -> None:
         self.portfolio = event
         self.refresh()
