@@ -25,12 +25,20 @@ def omc_command(*args: str) -> list[str]:
 
 class Terminal:
     def __init__(
-        self, argv: list[str], cols: int = 160, rows: int = 48, env: dict[str, str] | None = None
+        self,
+        argv: list[str],
+        cols: int = 160,
+        rows: int = 48,
+        env: dict[str, str] | None = None,
+        *,
+        inherit: bool = True,
     ) -> None:
+        """``env`` is added to this process's environment; with ``inherit`` False it is the
+        whole of it (a benchmark's, which leaves out what would skew it)."""
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         full_env = {
-            **os.environ,
+            **(os.environ if inherit else {}),
             "TERM": "xterm-256color",
             "COLUMNS": str(cols),
             "LINES": str(rows),

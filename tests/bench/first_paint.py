@@ -9,6 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tests.bench.cli_speed import _env
 from tests.terminal import Terminal, omc_command
 
 PRICE = re.compile(rb"BTC/AUD\s+[\d,]+\.\d{2}")
@@ -18,7 +19,10 @@ BARE = [sys.executable, str(Path(__file__).with_name("bare_app.py"))]
 
 
 def _paint(argv: list[str], env: dict[str, str]) -> float:
-    term = Terminal(argv, env=env)
+    """Seconds to the first price; ``env`` is the whole environment (``cli_speed._env``:
+    bytecode cached in the run's folder, as an installed ``omc`` has it — with
+    PYTHONDONTWRITEBYTECODE inherited, every start would compile every module again)."""
+    term = Terminal(argv, env=env, inherit=False)
     try:
         elapsed = term.read_until(PRICE, timeout=30)
     finally:
@@ -29,7 +33,7 @@ def _paint(argv: list[str], env: dict[str, str]) -> float:
 def run(repeats: int = 7) -> list[dict[str, object]]:
     omc, bare = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"XDG_CONFIG_HOME": str(Path(tmp) / "cfg"), "XDG_DATA_HOME": str(Path(tmp) / "data")}
+        env = _env(Path(tmp))
         for i in range(repeats + 1):
             db = f"sqlite:///{Path(tmp) / f'paint{i % 2}.db'}"  # a first start and restarts
             # Interleaved, so a busy machine slows both alike; the first round warms caches.

@@ -281,26 +281,41 @@ async def _upgraded(url: str) -> None:
         await db.dispose()
 
 
-def _wall(env: dict[str, str], url: str) -> dict[str, float]:
+def _walls(env: dict[str, str], urls: dict[str, str], repeats: int = 7) -> dict[str, Any]:
+    """Median wall time of each command on each database, the runs interleaved after a
+    warm-up round (as ``cli_speed`` times them)."""
     from tests.bench.cli_speed import _omc
 
     commands = {
-        "positions_json": ["--db", url, "positions", "--json"],
-        "ledger_stats_json": ["--db", url, "ledger", "stats", "--json"],
+        "positions_json": ["positions", "--json"],
+        "ledger_stats_json": ["ledger", "stats", "--json"],
     }
-    for argv in commands.values():
-        _omc(env, *argv)
+    took: dict[tuple[str, str], list[float]] = {
+        (label, name): [] for label in urls for name in commands
+    }
+    for i in range(repeats + 1):
+        for (label, name), times in took.items():
+            seconds = _omc(env, "--db", urls[label], *commands[name])
+            if i:
+                times.append(seconds)
     return {
-        name: statistics.median(_omc(env, *argv) for _ in range(5))
-        for name, argv in commands.items()
+        label: {name: statistics.median(took[label, name]) for name in commands} for label in urls
     }
 
 
-def _paint(env: dict[str, str], url: str, repeats: int = 3) -> float:
-    from tests.bench.first_paint import _paint as paint
+def _paints(env: dict[str, str], urls: dict[str, str], repeats: int = 5) -> dict[str, float]:
+    """Median first paint on each database, interleaved so a busy machine slows each alike,
+    after a round that warms the caches and saves each database's first frame."""
+    from tests.bench.first_paint import _paint
     from tests.terminal import omc_command
 
-    return statistics.median(paint(omc_command("--sim", "--db", url), env) for _ in range(repeats))
+    took: dict[str, list[float]] = {label: [] for label in urls}
+    for i in range(repeats + 1):
+        for label, url in urls.items():
+            seconds = _paint(omc_command("--sim", "--db", url), env)
+            if i:
+                took[label].append(seconds)
+    return {label: statistics.median(times) for label, times in took.items()}
 
 
 def _backend(
@@ -341,7 +356,7 @@ def _backend(
         }
     )
     env = _env(tmp)
-    cli = {label: _wall(env, url) for label, url in (("year", year), ("empty", empty))}
+    cli = _walls(env, {"year": year, "empty": empty})
     for command in cli["year"]:
         figures.append(
             {
@@ -351,7 +366,7 @@ def _backend(
                 "target": 0.4,
             }
         )
-    paints = {label: _paint(env, url) for label, url in (("year", year), ("empty", empty))}
+    paints = _paints(env, {"year": year, "empty": empty})
     figures.append(
         {
             "figure": f"{name}_first_paint_ratio_year_to_empty",
