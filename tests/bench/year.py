@@ -303,7 +303,7 @@ def _walls(env: dict[str, str], urls: dict[str, str], repeats: int = 7) -> dict[
     }
 
 
-def _paints(env: dict[str, str], urls: dict[str, str], repeats: int = 5) -> dict[str, float]:
+def _paints(env: dict[str, str], urls: dict[str, str], repeats: int = 7) -> dict[str, float]:
     """Median first paint on each database, interleaved so a busy machine slows each alike,
     after a round that warms the caches and saves each database's first frame."""
     from tests.bench.first_paint import _paint
@@ -328,6 +328,7 @@ def _backend(
     asyncio.run(_upgraded(empty))
     start = time.perf_counter()
     written = make()
+    os.sync()  # gigabytes written back while the timings run would slow whichever ran then
     figures: list[dict[str, object]] = [
         {
             "figure": f"{name}_generate_s",
