@@ -12,6 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from engine.holdings import InstrumentSteps as InstrumentSteps
+from engine.holdings import LotView as LotView
+from engine.holdings import PositionView as PositionView
 from engine.unavailable import EngineUnavailable as EngineUnavailable
 from ledgers.timeframes import TIMEFRAMES
 
@@ -144,30 +147,6 @@ class GlassView:
 
 
 @dataclass(frozen=True, slots=True)
-class PositionView:
-    symbol: str
-    quantity: Decimal
-    average_cost: Decimal
-    cost: Decimal
-    mark: Decimal | None
-    market_value: Decimal | None
-    unrealized: Decimal | None
-    realized: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class LotView:
-    lot_id: str
-    asset: str
-    quote: str
-    acquired_at: datetime
-    quantity: Decimal
-    cost: Decimal
-    unit_cost: Decimal
-    long_term_from: datetime  # first moment a disposal would count as held over 12 months
-
-
-@dataclass(frozen=True, slots=True)
 class OrderPreview:
     """What an order would do now: the ticket shows this before anything is sent."""
 
@@ -244,15 +223,6 @@ class DeploymentView:
     backtest_id: str | None
     last_bar: datetime | None = None
     book: str = ""  # the book it trades in: paper:sim, paper:coinspot
-
-
-@dataclass(frozen=True, slots=True)
-class InstrumentSteps:
-    """A venue's amount and price steps for one symbol (None where its market data has none)."""
-
-    symbol: str
-    amount_step: Decimal | None
-    price_step: Decimal | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from engine.api import InstrumentSteps, LotView, PositionView
+from engine.holdings import InstrumentSteps, LotView, PositionView
 from engine.trading.books import SIM_MARKET, book_id, state_key
 from engine.trading.integrity import replay_what_holds
 from engine.trading.model import OrderState

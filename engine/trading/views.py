@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.api import LotView, PositionView
+from engine.holdings import LotView, PositionView
 from engine.trading.model import Lot, Position
 
 

@@ -103,7 +103,10 @@ def test_a_command_on_a_current_database_loads_no_desk_market_or_migrations(db_u
         assert among(modules, never + unused) == [], argv
         assert among(modules, ("websockets", "engine.service.remote")) == [], argv
         assert among(modules, ASYNC_DATABASE) == [], argv
-        if "orders" not in argv and "fills" not in argv:  # a book's events are theirs alone
+        # A book's holdings are plain data of their own: no engine API, and the events only
+        # for the orders and fills that are events.
+        assert "engine.api" not in modules, argv
+        if "orders" not in argv and "fills" not in argv:
             assert "engine.events" not in modules, argv
 
 
